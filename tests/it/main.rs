@@ -1,1 +1,6 @@
-//! The workspace integration tests, in one binary.
+//! The workspace integration tests, in one binary (linking is the slow part
+//! on two cores): API drift snapshots and decoding of the payloads the real
+//! servers send.
+
+mod decode;
+mod drift;

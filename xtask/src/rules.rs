@@ -318,8 +318,9 @@ pub fn response_schemas(doc: &Value) -> BTreeSet<String> {
 /// really send: no field is required (udata omits fields under a field
 /// mask), every property may be `null` (Swagger 2.0 cannot say nullable and
 /// udata sends null for any unset field), enums become strings listing the
-/// known values (a new server value must not break decoding), and length,
-/// range and pattern constraints go (legacy records exceed them).
+/// known values (a new server value must not break decoding), length,
+/// range and pattern constraints go (legacy records exceed them), and an
+/// object with no declared properties stays a free-form map.
 pub fn loosen_response_schemas(doc: &mut Value) {
     let names = response_schemas(doc);
     if let Some(schemas) = doc
@@ -379,6 +380,17 @@ fn loosen(schema: &mut Value) {
         if !map.contains_key("type") {
             map.insert("type".into(), json!("string"));
         }
+    }
+    // An object declared with no properties at all (udata's `Schema (read)`,
+    // `Team (read)`) would become a struct with no fields that silently
+    // drops everything the server sends: keep it as a free-form map.
+    if map
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| p.is_empty())
+        && !map.contains_key("allOf")
+    {
+        map.shift_remove("properties");
     }
     if let Some(Value::Object(properties)) = map.get_mut("properties") {
         for property in properties.values_mut() {
@@ -463,19 +475,36 @@ pub fn rename_colliding_components(doc: &mut Value) {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_pascal_case();
-            derived.insert(format!("{id}Body"));
-            derived.insert(format!("{id}Response"));
+            let inline = |schema: &Value| {
+                gets_own_type(schema) || schema.get("items").is_some_and(gets_own_type)
+            };
+            let mut bodies = Vec::new();
+            if let Some(body) = op.get("requestBody") {
+                collect_media_schemas(body, &mut bodies);
+            }
+            if bodies.iter().any(|s| inline(s)) {
+                derived.insert(format!("{id}Body"));
+            }
+            let mut answers = Vec::new();
+            if let Some(responses) = op.get("responses") {
+                collect_media_schemas(responses, &mut answers);
+            }
+            if answers.iter().any(|s| inline(s)) {
+                derived.insert(format!("{id}Response"));
+            }
             for parameter in op
                 .get("parameters")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
             {
-                let name = parameter
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                derived.insert(format!("{id}{}", name.to_pascal_case()));
+                if parameter.get("schema").is_some_and(inline) {
+                    let name = parameter
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    derived.insert(format!("{id}{}", name.to_pascal_case()));
+                }
             }
         }
     }
@@ -496,6 +525,19 @@ pub fn rename_colliding_components(doc: &mut Value) {
         schemas.insert(renames.get(&name).cloned().unwrap_or(name), schema);
     }
     rename_refs(doc, &renames);
+}
+
+/// Collects the `schema` of every media type below a request body or a
+/// responses object.
+fn collect_media_schemas<'a>(value: &'a Value, found: &mut Vec<&'a Value>) {
+    if let Some(content) = value.get("content").and_then(Value::as_object) {
+        found.extend(content.values().filter_map(|body| body.get("schema")));
+    }
+    for child in value.as_object().into_iter().flat_map(|map| map.values()) {
+        if child.is_object() && child.get("content").is_some() {
+            collect_media_schemas(child, found);
+        }
+    }
 }
 
 fn rename_refs(value: &mut Value, renames: &BTreeMap<String, String>) {

@@ -31,7 +31,7 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = datagouv_main::v1::Client::new("https://www.data.gouv.fr/api/1");
 //! let page = client.list_datasets().page_size(5).send().await?;
-//! for dataset in &page.data {
+//! for dataset in page.data.iter().flatten() {
 //!     println!("{}", dataset.title.as_deref().unwrap_or("(untitled)"));
 //! }
 //! # Ok(())

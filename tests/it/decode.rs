@@ -1,0 +1,146 @@
+//! Hand-made payloads shaped like what the real servers send, decoded into
+//! the generated types: nulls in any field, unknown enum values, date-only
+//! temporal coverage, ID strings where the document says object, over-long
+//! strings.
+
+use chrono::NaiveDate;
+use datagouv_main::v1::types::{
+    DatasetPage, SpatialCoverageReadGranularity, SpatialCoverageReadZonesItem,
+};
+use serde_json::json;
+
+fn udata_dataset() -> serde_json::Value {
+    json!({
+        "id": "5c4ae55a634f4117716d5656",
+        "title": "Base Sirene des entreprises",
+        "acronym": "x".repeat(200),
+        "slug": "base-sirene",
+        "description": "Répertoire des entreprises",
+        "archived": null,
+        "deleted": null,
+        "private": false,
+        "featured": null,
+        "organization": null,
+        "owner": null,
+        "frequency": "every-blue-moon",
+        "license": "lov2",
+        "tags": null,
+        "badges": [{"kind": "a-badge-kind-from-the-future"}],
+        "resources": [{
+            "id": "b8f1c5c2-1a3b-4d5e-8f90-123456789abc",
+            "title": "sirene.csv",
+            "type": "a-new-resource-type",
+            "format": "csv",
+            "filesize": null,
+            "checksum": null,
+            "extras": {},
+            "schema": null
+        }],
+        "spatial": {"granularity": "fr:commune", "zones": ["fr:commune:75056"], "geom": null},
+        "temporal_coverage": {"start": "2020-01-01", "end": "2020-12-31"},
+        "extras": {},
+        "metrics": {"views": 12, "followers": 0},
+        "quality_cached": null,
+        "contact_points": []
+    })
+}
+
+#[test]
+fn a_page_with_nulls_unknown_values_and_legacy_data_decodes() {
+    let page: DatasetPage = serde_json::from_value(json!({
+        "data": [udata_dataset()],
+        "page": 1,
+        "page_size": 20,
+        "total": 1,
+        "next_page": null,
+        "previous_page": null
+    }))
+    .expect("udata-shaped page decodes");
+    assert_eq!(page.next_page, None);
+    let dataset = &page.data.as_ref().unwrap()[0];
+    assert_eq!(dataset.archived, None);
+    assert!(dataset.organization.is_none());
+    assert_eq!(dataset.frequency.as_deref(), Some("every-blue-moon"));
+    assert_eq!(dataset.acronym.as_ref().map(String::len), Some(200));
+    assert_eq!(
+        dataset.badges.as_ref().unwrap()[0].kind.as_deref(),
+        Some("a-badge-kind-from-the-future")
+    );
+    assert_eq!(
+        dataset.resources.as_ref().unwrap()[0].type_.as_deref(),
+        Some("a-new-resource-type")
+    );
+
+    let spatial = dataset.spatial.as_ref().unwrap();
+    assert!(
+        matches!(&spatial.granularity, Some(SpatialCoverageReadGranularity::String(id)) if id == "fr:commune")
+    );
+    assert!(
+        matches!(&spatial.zones.as_ref().unwrap()[0], SpatialCoverageReadZonesItem::String(id) if id == "fr:commune:75056")
+    );
+
+    let temporal = dataset.temporal_coverage.as_ref().unwrap();
+    assert_eq!(
+        temporal.start,
+        Some(NaiveDate::from_ymd_opt(2020, 1, 1).unwrap())
+    );
+    assert_eq!(
+        temporal.end,
+        Some(NaiveDate::from_ymd_opt(2020, 12, 31).unwrap())
+    );
+}
+
+#[test]
+fn full_object_spatial_coverage_decodes_too() {
+    let mut dataset = udata_dataset();
+    dataset["spatial"] = json!({
+        "granularity": {"id": "fr:commune", "name": "Commune"},
+        "zones": [{"id": "fr:commune:75056", "name": "Paris", "code": "75056"}],
+        "geom": {"type": "MultiPolygon", "coordinates": [[[[2.25, 48.81], [2.42, 48.90], [2.25, 48.81]]]]}
+    });
+    let page: DatasetPage =
+        serde_json::from_value(json!({"data": [dataset]})).expect("full objects decode");
+    let spatial = page.data.as_ref().unwrap()[0].spatial.as_ref().unwrap();
+    assert!(
+        matches!(&spatial.granularity, Some(SpatialCoverageReadGranularity::Object(map)) if map["name"] == "Commune")
+    );
+    assert!(spatial.geom.as_ref().unwrap().coordinates.is_some());
+}
+
+#[test]
+fn every_field_of_a_dataset_may_be_null() {
+    let mut dataset = udata_dataset();
+    for value in dataset.as_object_mut().unwrap().values_mut() {
+        *value = serde_json::Value::Null;
+    }
+    let page: DatasetPage = serde_json::from_value(json!({"data": [dataset], "total": null}))
+        .expect("all-null decodes");
+    assert_eq!(page.data.unwrap()[0].title, None);
+}
+
+#[test]
+fn tabular_aggregation_exceptions_decode_in_their_real_shape() {
+    let exceptions: datagouv_tabular::types::AggregationExceptions =
+        serde_json::from_value(json!({
+            "allowed": false,
+            "exceptions": ["aaaaaaaa-9999-bbbb-1010-cccccccccccc"]
+        }))
+        .unwrap();
+    assert_eq!(exceptions.allowed, Some(false));
+    assert_eq!(
+        exceptions.exceptions.unwrap()[0].to_string(),
+        "aaaaaaaa-9999-bbbb-1010-cccccccccccc"
+    );
+}
+
+#[test]
+fn metrics_pages_decode_with_null_links() {
+    let page: datagouv_metrics::types::MetricsPage = serde_json::from_value(json!({
+        "data": [{"__id": 1, "dataset_id": "abc", "metric_month": "2024-01", "monthly_visit": null}],
+        "links": {"next": null, "prev": null},
+        "meta": {"page": 1, "page_size": 20, "total": 1}
+    }))
+    .unwrap();
+    assert_eq!(page.meta.unwrap().total, Some(1));
+    assert_eq!(page.links.unwrap().next, None);
+}
