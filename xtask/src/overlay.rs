@@ -135,6 +135,13 @@ impl Correction {
             actions.iter().filter(|a| **a).count() == 1,
             "give exactly one of `set`, `merge`, `remove`, `rename`"
         );
+        for value in [&self.set, &self.merge].into_iter().flatten() {
+            if let Some(key) = split_flow_string(value) {
+                bail!(
+                    "the key `{key}` has no value: quote the text before it (a comma in an unquoted YAML flow string splits it)"
+                );
+            }
+        }
         ensure!(
             self.rename.is_none()
                 || (self.operation.is_some()
@@ -223,6 +230,22 @@ impl Correction {
             pointers.push(pointer);
         }
         Ok(pointers)
+    }
+}
+
+/// A key with a null value and a space in it: the trace of an unquoted YAML
+/// flow string that a comma split into two keys.
+fn split_flow_string(value: &Value) -> Option<String> {
+    match value {
+        Value::Object(map) => map.iter().find_map(|(key, child)| {
+            if child.is_null() && key.contains(' ') {
+                Some(key.clone())
+            } else {
+                split_flow_string(child)
+            }
+        }),
+        Value::Array(items) => items.iter().find_map(split_flow_string),
+        _ => None,
     }
 }
 
@@ -388,6 +411,16 @@ corrections:
             format!("{err:#}").contains("no operation has operationId `nope`"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn an_unquoted_flow_string_split_by_a_comma_is_refused() {
+        let bad: Overlay = serde_yaml::from_str(
+            "corrections: [{schema: A, set: {description: The rows, one per line}, reason: x}]",
+        )
+        .unwrap();
+        let err = bad.corrections[0].validate().unwrap_err();
+        assert!(err.to_string().contains("`one per line`"), "{err}");
     }
 
     #[test]

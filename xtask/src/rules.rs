@@ -136,31 +136,38 @@ pub fn exclude_multipart(doc: &mut Value) {
     }
 }
 
-/// Drops any `default` whose JSON type does not match the schema's `type`
-/// (typify refuses them), e.g. `size: {type: string, default: 10}`.
+/// Drops any `default` or `example` whose JSON type does not match the
+/// schema's `type`: typify refuses such defaults (`size: {type: string,
+/// default: 10}`), and mock servers serve such examples verbatim
+/// (`availability: {type: number, example: "99.99"}`).
 pub fn drop_mistyped_defaults(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if let (Some(Value::String(kind)), Some(default)) =
-                (map.get("type"), map.get("default"))
-            {
-                let fits = match kind.as_str() {
-                    "integer" => default.is_i64() || default.is_u64(),
-                    "number" => default.is_number(),
-                    "string" => default.is_string(),
-                    "boolean" => default.is_boolean(),
-                    "array" => default.is_array(),
-                    "object" => default.is_object(),
-                    _ => true,
-                };
-                if !fits {
-                    map.shift_remove("default");
+            if let Some(Value::String(kind)) = map.get("type") {
+                let kind = kind.clone();
+                for key in ["default", "example"] {
+                    if map.get(key).is_some_and(|v| !fits_type(&kind, v)) {
+                        map.shift_remove(key);
+                    }
                 }
             }
             map.values_mut().for_each(drop_mistyped_defaults);
         }
         Value::Array(items) => items.iter_mut().for_each(drop_mistyped_defaults),
         _ => {}
+    }
+}
+
+/// Whether a JSON value is of a schema `type`.
+fn fits_type(kind: &str, value: &Value) -> bool {
+    match kind {
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => true,
     }
 }
 
@@ -676,12 +683,18 @@ mod tests {
         let mut schema = json!({"properties": {
             "size": {"type": "string", "default": 10},
             "page": {"type": "integer", "default": 1},
-            "granularity": {"type": "object", "default": "other"}
+            "granularity": {"type": "object", "default": "other"},
+            "availability": {"type": "number", "example": "99.99"}
         }});
         drop_mistyped_defaults(&mut schema);
         assert!(schema["properties"]["size"].get("default").is_none());
         assert_eq!(schema["properties"]["page"]["default"], 1);
         assert!(schema["properties"]["granularity"].get("default").is_none());
+        assert!(
+            schema["properties"]["availability"]
+                .get("example")
+                .is_none()
+        );
     }
 
     #[test]
