@@ -4,3 +4,5 @@
 
 mod decode;
 mod drift;
+mod tabular_metrics;
+mod udata;
