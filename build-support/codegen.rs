@@ -26,10 +26,15 @@ pub fn generate(name: &str) {
     let spec: openapiv3::OpenAPI = serde_json::from_value(raw.clone())
         .unwrap_or_else(|err| panic!("{spec_path} is not OpenAPI 3.0: {err}"));
 
+    // Every request goes through `datagouv_runtime::Hooks`, the one seam where
+    // the facade adds authentication, redirects, retries and tracing.
+    let hooks: proc_macro2::TokenStream =
+        "::datagouv_runtime::Hooks".parse().expect("a valid path");
     let mut settings = progenitor::GenerationSettings::new();
     settings
         .with_interface(progenitor::InterfaceStyle::Builder)
-        .with_tag(progenitor::TagStyle::Merged);
+        .with_tag(progenitor::TagStyle::Merged)
+        .with_inner_type(hooks);
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator
         .generate_tokens(&spec)

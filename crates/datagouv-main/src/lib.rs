@@ -15,8 +15,11 @@
 //!
 //! What to know when using it alone:
 //! - The base URL includes the API prefix: `https://www.data.gouv.fr/api/1`.
-//! - `Client::new` sets a 15 s *total* timeout; for large answers build your
-//!   own `reqwest::Client` and use `Client::new_with_client`.
+//! - `Client::new(url, Default::default())` sets a 15 s *total* timeout; for
+//!   large answers build your own `reqwest::Client` and use
+//!   `Client::new_with_client`. The second argument is the
+//!   [`datagouv_runtime::Hooks`] through which the facade sends requests;
+//!   the default sends them as reqwest does.
 //! - Writes need the `X-API-KEY` header: set it as a default header of your
 //!   `reqwest::Client` (mark it sensitive).
 //! - Response types accept nulls and missing fields everywhere (the server
@@ -29,7 +32,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = datagouv_main::v1::Client::new("https://www.data.gouv.fr/api/1");
+//! let client = datagouv_main::v1::Client::new("https://www.data.gouv.fr/api/1", Default::default());
 //! let page = client.list_datasets().page_size(5).send().await?;
 //! for dataset in page.data.iter().flatten() {
 //!     println!("{}", dataset.title.as_deref().unwrap_or("(untitled)"));
@@ -64,6 +67,7 @@ pub struct ExcludedOperation {
 )]
 pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/v1.rs"));
+    datagouv_runtime::impl_client_hooks!(Client);
 }
 
 /// The Main API v2 client (`/api/2/`), generated from `spec/v2.json`.
@@ -77,4 +81,5 @@ pub mod v1 {
 )]
 pub mod v2 {
     include!(concat!(env!("OUT_DIR"), "/v2.rs"));
+    datagouv_runtime::impl_client_hooks!(Client);
 }

@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = datagouv_metrics::Client::new("https://metric-api.data.gouv.fr");
+//! let client = datagouv_metrics::Client::new("https://metric-api.data.gouv.fr", Default::default());
 //! let health = client.get_health().send().await?;
 //! println!("{:?}", health.into_inner());
 //! # Ok(())
@@ -27,6 +27,7 @@
 )]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/metrics.rs"));
+    datagouv_runtime::impl_client_hooks!(Client);
 }
 
 pub use generated::*;

@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = datagouv_tabular::Client::new("https://tabular-api.data.gouv.fr");
+//! let client = datagouv_tabular::Client::new("https://tabular-api.data.gouv.fr", Default::default());
 //! let exceptions = client.get_aggregation_exceptions().send().await?;
 //! println!("{:?}", exceptions.into_inner());
 //! # Ok(())
@@ -27,6 +27,7 @@
 )]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/tabular.rs"));
+    datagouv_runtime::impl_client_hooks!(Client);
 }
 
 pub use generated::*;

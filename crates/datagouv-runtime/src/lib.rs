@@ -1,0 +1,108 @@
+//! The seam shared by the generated data.gouv.fr API clients.
+//!
+//! Every generated client (`datagouv-main`, `datagouv-tabular`,
+//! `datagouv-metrics`) carries a [`Hooks`] value and sends each request
+//! through it: with no [`Transport`] set (the default) a request goes out
+//! as reqwest sends it; with one, the transport checks it first
+//! ([`Transport::prepare`]) and then sends it ([`Transport::send`]). The
+//! `datagouv` facade implements the transport: authentication per origin,
+//! redirects that never carry the key elsewhere, retries, rate-limit state
+//! and tracing all live there, at this one place.
+//!
+//! This crate holds no policy of its own and no generated code.
+
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
+
+#[doc(hidden)]
+pub use progenitor_client as __progenitor_client;
+
+/// A boxed, sendable future, as [`Transport::send`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How the requests of a generated client are checked and sent.
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Checks, and may complete, a request before it is sent. An `Err`
+    /// stops the request before anything reaches the network; its text is
+    /// the message the caller sees.
+    fn prepare(
+        &self,
+        request: &mut reqwest::Request,
+        operation: &'static str,
+    ) -> Result<(), String> {
+        let _ = (request, operation);
+        Ok(())
+    }
+
+    /// Sends a request with the generated client's `reqwest::Client`.
+    fn send<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>>;
+}
+
+/// The hooks a generated client carries: an optional [`Transport`].
+#[derive(Clone, Debug, Default)]
+pub struct Hooks {
+    transport: Option<Arc<dyn Transport>>,
+}
+
+impl Hooks {
+    /// Hooks that send every request through `transport`.
+    pub fn new(transport: Arc<dyn Transport>) -> Self {
+        Self {
+            transport: Some(transport),
+        }
+    }
+
+    /// The transport, when one is set.
+    pub fn transport(&self) -> Option<&dyn Transport> {
+        self.transport.as_deref()
+    }
+}
+
+/// Implements progenitor's `ClientHooks` for a generated `Client` whose
+/// inner type is [`Hooks`], routing its requests through the transport.
+#[macro_export]
+macro_rules! impl_client_hooks {
+    ($client:ty) => {
+        impl $crate::__progenitor_client::ClientHooks<$crate::Hooks> for $client {
+            async fn pre<E>(
+                &self,
+                request: &mut ::reqwest::Request,
+                info: &$crate::__progenitor_client::OperationInfo,
+            ) -> ::std::result::Result<(), $crate::__progenitor_client::Error<E>> {
+                let hooks =
+                    <$client as $crate::__progenitor_client::ClientInfo<$crate::Hooks>>::inner(
+                        self,
+                    );
+                match hooks.transport() {
+                    Some(transport) => transport
+                        .prepare(request, info.operation_id)
+                        .map_err($crate::__progenitor_client::Error::InvalidRequest),
+                    None => Ok(()),
+                }
+            }
+
+            async fn exec(
+                &self,
+                request: ::reqwest::Request,
+                info: &$crate::__progenitor_client::OperationInfo,
+            ) -> ::reqwest::Result<::reqwest::Response> {
+                let hooks =
+                    <$client as $crate::__progenitor_client::ClientInfo<$crate::Hooks>>::inner(
+                        self,
+                    );
+                let client =
+                    <$client as $crate::__progenitor_client::ClientInfo<$crate::Hooks>>::client(
+                        self,
+                    );
+                match hooks.transport() {
+                    Some(transport) => transport.send(client, request, info.operation_id).await,
+                    None => client.execute(request).await,
+                }
+            }
+        }
+    };
+}
