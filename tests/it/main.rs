@@ -4,5 +4,7 @@
 
 mod decode;
 mod drift;
+mod facade;
+mod fault_server;
 mod tabular_metrics;
 mod udata;

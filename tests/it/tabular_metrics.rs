@@ -35,7 +35,7 @@ async fn every_tabular_operation_against_api_tabular() {
     let Some(stack) = Stack::from_env() else {
         return;
     };
-    let client = datagouv_tabular::Client::new(stack.get("TABULAR_URL"));
+    let client = datagouv_tabular::Client::new(stack.get("TABULAR_URL"), Default::default());
 
     let health = client.get_health().send().await.unwrap().into_inner();
     assert!(health.status.is_some());
@@ -157,7 +157,7 @@ async fn every_metrics_operation_against_api_tabular() {
     let Some(stack) = Stack::from_env() else {
         return;
     };
-    let client = datagouv_metrics::Client::new(stack.get("METRICS_URL"));
+    let client = datagouv_metrics::Client::new(stack.get("METRICS_URL"), Default::default());
     assert!(
         client
             .get_health()

@@ -1,0 +1,273 @@
+//! The one error type of the SDK.
+
+use reqwest::StatusCode;
+use std::{collections::BTreeMap, future::Future, time::SystemTime};
+
+use crate::rate_limit::RateLimit;
+
+/// The error of the generated clients, before it is made a [`Error`].
+pub type GeneratedError = progenitor_client::Error<()>;
+
+/// Everything that can go wrong talking to data.gouv.fr.
+///
+/// Messages say what happened and, where it can be known, what to do. They
+/// never contain the API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server refused or failed the request.
+    #[error("{status} from {url}: {message}{}", hint(*status))]
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The URL asked (it never holds the key).
+        url: String,
+        /// The server's `message`, or the start of its body.
+        message: String,
+        /// Per-field messages of a validation answer (`errors`).
+        field_errors: BTreeMap<String, String>,
+    },
+    /// The server asked to slow down (429) and retrying did not help.
+    #[error("rate limited by {url}: {message}; the quota resets {}", reset_text(rate_limit.reset))]
+    RateLimited {
+        /// The URL asked.
+        url: String,
+        /// The server's message.
+        message: String,
+        /// The announced rate-limit state.
+        rate_limit: RateLimit,
+    },
+    /// The server could not be reached, or the connection broke.
+    #[error("could not talk to the server: {0}; check the network and the base URL")]
+    Transport(#[source] reqwest::Error),
+    /// The answer was not what the API describes.
+    #[error("could not decode the answer ({source}); it starts with: {excerpt}")]
+    Decode {
+        /// The first characters of the body.
+        excerpt: String,
+        /// What the decoder said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The request was refused before it was sent.
+    #[error("invalid request: {0}")]
+    InvalidInput(String),
+    /// The client is not configured right.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+fn hint(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => " (set an API key: DATAGOUV_API_KEY or ClientBuilder::api_key)",
+        403 => " (the API key's user may not do this)",
+        404 => " (check the id or slug)",
+        410 => " (it was deleted)",
+        _ => "",
+    }
+}
+
+fn reset_text(reset: Option<SystemTime>) -> String {
+    match reset.and_then(|at| at.duration_since(SystemTime::now()).ok()) {
+        Some(wait) => format!("in {} s", wait.as_secs()),
+        None => "soon".to_owned(),
+    }
+}
+
+/// The first characters of a body, on one line.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut short: String = text
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .replace(['\n', '\r'], " ");
+    if text.chars().count() > 200 {
+        short.push('…');
+    }
+    short
+}
+
+impl Error {
+    /// Turns an error of a generated client into an [`Error`], reading the
+    /// body of an error answer for the server's message.
+    pub async fn from_generated(error: GeneratedError) -> Error {
+        match error {
+            progenitor_client::Error::UnexpectedResponse(response) => {
+                Error::from_response(response).await
+            }
+            progenitor_client::Error::InvalidRequest(message)
+            | progenitor_client::Error::Custom(message) => Error::InvalidInput(message),
+            progenitor_client::Error::CommunicationError(error)
+            | progenitor_client::Error::InvalidUpgrade(error)
+            | progenitor_client::Error::ResponseBodyError(error) => Error::Transport(error),
+            progenitor_client::Error::InvalidResponsePayload(body, source) => Error::Decode {
+                excerpt: excerpt(&body),
+                source,
+            },
+            progenitor_client::Error::ErrorResponse(value) => Error::Api {
+                status: value.status(),
+                url: String::new(),
+                message: String::new(),
+                field_errors: BTreeMap::new(),
+            },
+        }
+    }
+
+    /// Turns an error answer into an [`Error`].
+    pub async fn from_response(response: reqwest::Response) -> Error {
+        let status = response.status();
+        let url = response.url().to_string();
+        let rate_limit =
+            RateLimit::from_headers(response.headers(), SystemTime::now()).unwrap_or_default();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => return Error::Transport(error),
+        };
+        let (message, field_errors) = parse_error_body(&body);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Error::RateLimited {
+                url,
+                message,
+                rate_limit,
+            };
+        }
+        Error::Api {
+            status,
+            url,
+            message,
+            field_errors,
+        }
+    }
+
+    /// The HTTP status, for errors that have one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
+            Error::Transport(error) => error.status(),
+            _ => None,
+        }
+    }
+}
+
+/// Reads `{"message": …, "errors": {field: msg | [msg]}}` (udata), or
+/// api-tabular's `{"errors": [{"title", "detail"}]}`, or plain text.
+fn parse_error_body(body: &[u8]) -> (String, BTreeMap<String, String>) {
+    let mut fields = BTreeMap::new();
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (excerpt(body), fields);
+    };
+    let mut message = value
+        .get("message")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    match value.get("errors") {
+        Some(serde_json::Value::Object(map)) => {
+            for (field, text) in map {
+                let text = match text {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Array(list) => list
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                };
+                fields.insert(field.clone(), text);
+            }
+        }
+        Some(serde_json::Value::Array(list)) if message.is_empty() => {
+            message = list
+                .iter()
+                .map(|e| {
+                    let title = e.get("title").and_then(|t| t.as_str()).unwrap_or_default();
+                    match e.get("detail") {
+                        Some(serde_json::Value::String(d)) => format!("{title}: {d}"),
+                        Some(serde_json::Value::Null) | None => title.to_owned(),
+                        Some(other) => format!("{title}: {other}"),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
+        _ => {}
+    }
+    if message.is_empty() {
+        message = value
+            .get("error")
+            .and_then(|m| m.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| excerpt(body));
+    }
+    if !fields.is_empty() {
+        let list: Vec<String> = fields.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        message = format!("{message} ({})", list.join(", "));
+    }
+    (message, fields)
+}
+
+/// Turns the result of a generated call into the value or an [`Error`].
+///
+/// ```no_run
+/// # async fn demo(client: datagouv::Client) -> Result<(), datagouv::Error> {
+/// use datagouv::SendExt;
+/// let dataset = client.main().get_dataset().dataset("base-sirene").send().value().await?;
+/// # Ok(()) }
+/// ```
+pub trait SendExt<T>:
+    Future<Output = Result<progenitor_client::ResponseValue<T>, GeneratedError>> + Sized
+{
+    /// Awaits the call and returns its value, or the error as an [`Error`].
+    fn value(self) -> impl Future<Output = Result<T, Error>> {
+        async move {
+            match self.await {
+                Ok(value) => Ok(value.into_inner()),
+                Err(error) => Err(Error::from_generated(error).await),
+            }
+        }
+    }
+}
+
+impl<T, F> SendExt<T> for F where
+    F: Future<Output = Result<progenitor_client::ResponseValue<T>, GeneratedError>>
+{
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udata_validation_errors_name_their_fields() {
+        let (message, fields) = parse_error_body(
+            br#"{"message": "Validation error", "errors": {"title": ["This field is required."]}}"#,
+        );
+        assert_eq!(fields["title"], "This field is required.");
+        assert_eq!(message, "Validation error (title: This field is required.)");
+    }
+
+    #[test]
+    fn tabular_and_plain_text_errors_are_read() {
+        let (message, _) = parse_error_body(
+            br#"{"errors": [{"code": null, "title": "Output is too long", "detail": null}]}"#,
+        );
+        assert_eq!(message, "Output is too long");
+        let (message, _) = parse_error_body(b"404: Not Found");
+        assert_eq!(message, "404: Not Found");
+        let (message, _) = parse_error_body(b"<html><body>502 Bad Gateway</body></html>");
+        assert!(message.starts_with("<html>"));
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let error = Error::Api {
+            status: StatusCode::UNAUTHORIZED,
+            url: "https://www.data.gouv.fr/api/1/me/".into(),
+            message: "Unauthorized".into(),
+            field_errors: BTreeMap::new(),
+        };
+        assert!(error.to_string().contains("DATAGOUV_API_KEY"), "{error}");
+    }
+}

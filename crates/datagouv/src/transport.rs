@@ -1,0 +1,251 @@
+//! How every request leaves the SDK: the key added only for the API
+//! origins, redirects followed by hand so the key never leaves them,
+//! retries by the [`RetryPolicy`], the rate-limit state kept, one tracing
+//! span per request. Plugged into the generated clients through
+//! [`datagouv_runtime::Transport`].
+
+use reqwest::{
+    Method, Request, Response, StatusCode, Url,
+    header::{HeaderName, HeaderValue, LOCATION},
+};
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+    time::{Instant, SystemTime},
+};
+use tracing::Instrument;
+
+use crate::{
+    config::ApiKey,
+    rate_limit::RateLimit,
+    retry::{Decision, Outcome, RetryPolicy},
+};
+
+/// The header udata reads the API key from.
+pub(crate) const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+/// The header of flask-restx field masks.
+const FIELDS_HEADER: HeaderName = HeaderName::from_static("x-fields");
+/// Headers that must not follow a redirect to another origin.
+const CREDENTIAL_HEADERS: [HeaderName; 3] = [
+    API_KEY_HEADER,
+    reqwest::header::AUTHORIZATION,
+    reqwest::header::COOKIE,
+];
+/// How many redirects one request may follow.
+const MAX_REDIRECTS: usize = 10;
+
+/// The state the transport shares with every clone of the client.
+pub(crate) struct Shared {
+    pub(crate) key: Option<ApiKey>,
+    /// `scheme://host:port` of the configured APIs: the only origins the key goes to.
+    pub(crate) api_origins: Vec<String>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) rate_limit: Mutex<Option<RateLimit>>,
+}
+
+/// The transport of one client; `fields` is its optional field mask.
+#[derive(Clone)]
+pub(crate) struct DatagouvTransport {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) fields: Option<HeaderValue>,
+}
+
+impl fmt::Debug for DatagouvTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatagouvTransport")
+            .field("api_key", &self.shared.key.as_ref().map(|_| "<redacted>"))
+            .field("api_origins", &self.shared.api_origins)
+            .field("retry", &self.shared.retry)
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+/// `scheme://host:port` of a URL.
+pub(crate) fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl DatagouvTransport {
+    fn is_api_origin(&self, url: &Url) -> bool {
+        self.shared.api_origins.iter().any(|o| *o == origin(url))
+    }
+
+    /// Sets or removes the credentials for the URL the request now goes to.
+    fn authorize(&self, request: &mut Request) {
+        let trusted = self.is_api_origin(request.url());
+        let headers = request.headers_mut();
+        if !trusted {
+            for name in CREDENTIAL_HEADERS {
+                headers.remove(name);
+            }
+            return;
+        }
+        if let Some(key) = &self.shared.key {
+            headers.insert(API_KEY_HEADER, key.header_value());
+        }
+        if let Some(fields) = &self.fields {
+            headers.insert(FIELDS_HEADER, fields.clone());
+        }
+    }
+
+    /// Sends one request, following redirects by hand: the credentials are
+    /// set anew at each hop, so they reach API origins only.
+    pub(crate) async fn send_following(
+        &self,
+        client: &reqwest::Client,
+        mut request: Request,
+    ) -> reqwest::Result<Response> {
+        for _ in 0..MAX_REDIRECTS {
+            self.authorize(&mut request);
+            let next = redirect_target(&request);
+            let response = client.execute(request).await?;
+            let Some(location) = redirect_location(&response) else {
+                return Ok(response);
+            };
+            let Some((method, body, previous)) = next else {
+                return Ok(response);
+            };
+            let Ok(url) = response.url().join(location) else {
+                return Ok(response);
+            };
+            let next_method = match response.status() {
+                StatusCode::SEE_OTHER if method != Method::HEAD => Method::GET,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND if method == Method::POST => {
+                    Method::GET
+                }
+                _ => method.clone(),
+            };
+            let mut next_request = Request::new(next_method.clone(), url);
+            *next_request.headers_mut() = previous.headers().clone();
+            if next_method == method {
+                *next_request.body_mut() = body;
+            } else {
+                for name in [
+                    reqwest::header::CONTENT_TYPE,
+                    reqwest::header::CONTENT_LENGTH,
+                ] {
+                    next_request.headers_mut().remove(name);
+                }
+            }
+            request = next_request;
+        }
+        // Too many hops: send the last one and let its 3xx reach the caller.
+        self.authorize(&mut request);
+        client.execute(request).await
+    }
+
+    /// Sends a request with retries, recording the rate-limit state and a
+    /// tracing span (operation, method, URL, status, attempt, duration).
+    pub(crate) async fn send_with_retries(
+        &self,
+        client: &reqwest::Client,
+        request: Request,
+        operation: &'static str,
+    ) -> reqwest::Result<Response> {
+        let method = request.method().clone();
+        let span = tracing::info_span!(
+            "datagouv.request",
+            operation,
+            method = %method,
+            url = %request.url(),
+            status = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        async move {
+            let started = Instant::now();
+            let mut attempt = 1;
+            let mut pending = request;
+            loop {
+                // A streamed body cannot be sent twice: such a request gets one attempt.
+                let spare = pending.try_clone();
+                let result = self.send_following(client, pending).await;
+                let span = tracing::Span::current();
+                span.record("attempt", attempt);
+                span.record("duration_ms", started.elapsed().as_millis() as u64);
+                let outcome = match &result {
+                    Ok(response) => {
+                        span.record("status", response.status().as_u16());
+                        if let Some(state) =
+                            RateLimit::from_headers(response.headers(), SystemTime::now())
+                        {
+                            *self.shared.rate_limit.lock().expect("rate-limit lock") = Some(state);
+                        }
+                        Outcome::Response(response.status(), response.headers())
+                    }
+                    Err(error) if error.is_connect() => Outcome::ConnectFailed,
+                    Err(_) => Outcome::TransportFailed,
+                };
+                let decision = self.shared.retry.decide(
+                    &method,
+                    outcome,
+                    attempt,
+                    started.elapsed(),
+                    SystemTime::now(),
+                    fastrand::f64(),
+                );
+                match (decision, spare) {
+                    (Decision::RetryAfter(wait), Some(next)) => {
+                        tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        pending = next;
+                    }
+                    _ => return result,
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// For a request about to be sent: its method, a copy of its body, and a
+/// copy of the request to build the next hop from (`None` when the body
+/// cannot be replayed).
+fn redirect_target(request: &Request) -> Option<(Method, Option<reqwest::Body>, Request)> {
+    let copy = request.try_clone()?;
+    let body = copy
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(|bytes| reqwest::Body::from(bytes.to_vec()));
+    Some((request.method().clone(), body, copy))
+}
+
+fn redirect_location(response: &Response) -> Option<&str> {
+    if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED {
+        return None;
+    }
+    response.headers().get(LOCATION)?.to_str().ok()
+}
+
+impl datagouv_runtime::Transport for DatagouvTransport {
+    fn prepare(&self, request: &mut Request, operation: &'static str) -> Result<(), String> {
+        if is_write(request.method())
+            && self.shared.key.is_none()
+            && self.is_api_origin(request.url())
+        {
+            return Err(format!(
+                "`{operation}` ({} {}) changes data and needs an API key: set DATAGOUV_API_KEY, \
+                 or call ClientBuilder::api_key (create a key in your data.gouv.fr profile)",
+                request.method(),
+                request.url().path(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn send<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: Request,
+        operation: &'static str,
+    ) -> datagouv_runtime::BoxFuture<'a, reqwest::Result<Response>> {
+        Box::pin(self.send_with_retries(client, request, operation))
+    }
+}
