@@ -7,4 +7,5 @@ mod drift;
 mod facade;
 mod fault_server;
 mod tabular_metrics;
+mod tabular_query;
 mod udata;

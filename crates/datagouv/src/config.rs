@@ -393,6 +393,29 @@ impl Client {
         self.transport.shared.key.is_some()
     }
 
+    /// The Tabular API root, without a trailing slash.
+    pub(crate) fn tabular_root(&self) -> &str {
+        &self.urls.tabular
+    }
+
+    /// The Metrics API root, without a trailing slash.
+    pub(crate) fn metrics_root(&self) -> &str {
+        &self.urls.metrics
+    }
+
+    /// Sends a GET through the transport; any status is returned as is.
+    pub(crate) async fn get_url(
+        &self,
+        url: Url,
+        operation: &'static str,
+    ) -> Result<reqwest::Response, Error> {
+        let request = reqwest::Request::new(reqwest::Method::GET, url);
+        self.transport
+            .send_with_retries(&self.http, request, operation)
+            .await
+            .map_err(Error::Transport)
+    }
+
     /// Sends a request the generated clients do not cover (the escape
     /// hatch): a path below the Main API v1 root such as `/pages/`, with the
     /// same key handling, redirects and retries as every other request.

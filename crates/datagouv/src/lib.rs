@@ -2,7 +2,10 @@
 
 mod config;
 mod error;
+mod export;
+pub mod metrics;
 mod pagination;
+mod query;
 mod rate_limit;
 mod retry;
 mod transport;
@@ -11,7 +14,11 @@ pub use config::{
     ApiKey, Client, ClientBuilder, Environment, METRICS_URL, TABULAR_URL, USER_AGENT,
 };
 pub use error::{Error, GeneratedError, SendExt};
+pub use export::{EXPORT_CAP, ExportFormat, ExportOptions, ExportSummary, Progress};
 pub use pagination::{PAGE_TYPES, Page, Paginator};
+pub use query::{
+    Aggregate, Column, Condition, Filter, MAX_PAGE_SIZE, Op, Order, Profile, Query, RowsPage,
+};
 pub use rate_limit::RateLimit;
 pub use retry::{Decision, Outcome, RetryPolicy};
 
