@@ -19,6 +19,12 @@ pub enum Action {
     Respond(u16, Vec<(&'static str, String)>, String),
     /// Read the request, then reset the connection without answering.
     Reset,
+    /// Send the request on to this server (which so applies it), wait for
+    /// its answer, then reset the client's connection: a write that
+    /// happened but whose answer was lost.
+    ForwardThenReset(SocketAddr),
+    /// Announce this many bytes of body, send `body` (fewer), and close.
+    Truncated(u64, String),
 }
 
 /// One request as received.
@@ -27,6 +33,8 @@ pub struct Received {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// The request exactly as received (head and body).
+    pub raw: Vec<u8>,
 }
 
 impl Received {
@@ -97,7 +105,21 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>, script: Ve
             log.push(request);
             script[(log.len() - 1).min(script.len() - 1)].clone()
         };
+        let raw = log.lock().unwrap().last().unwrap().raw.clone();
         match action {
+            Action::ForwardThenReset(upstream) => {
+                forward(upstream, &raw).await;
+                #[allow(deprecated)]
+                let _ = stream.set_linger(Some(std::time::Duration::ZERO));
+                return;
+            }
+            Action::Truncated(declared, body) => {
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {declared}\r\ncontent-type: text/csv\r\n\r\n{body}"
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                return;
+            }
             Action::Reset => {
                 // A zero linger makes the close an RST, at once: it cannot block.
                 #[allow(deprecated)]
@@ -154,9 +176,32 @@ async fn read_request(stream: &mut TcpStream) -> Option<Received> {
         }
         body.extend_from_slice(&chunk[..read]);
     }
+    let raw = [&buffer[..head_end + 4], &body[..]].concat();
     Some(Received {
         method,
         path,
         headers,
+        raw,
     })
+}
+
+/// Sends a raw request to `upstream` with `Connection: close` and reads the
+/// whole answer (discarded).
+async fn forward(upstream: SocketAddr, raw: &[u8]) {
+    let Ok(mut connection) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
+    let mut request = raw[..line_end].to_vec();
+    request.extend_from_slice(b"\r\nconnection: close");
+    request.extend_from_slice(&raw[line_end..]);
+    if connection.write_all(&request).await.is_err() {
+        return;
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        connection.read_to_end(&mut answer),
+    )
+    .await;
 }

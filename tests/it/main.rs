@@ -6,6 +6,7 @@ mod decode;
 mod drift;
 mod facade;
 mod fault_server;
+mod publish;
 mod tabular_metrics;
 mod tabular_query;
 mod udata;

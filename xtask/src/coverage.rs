@@ -24,9 +24,56 @@ use crate::{
     rules::EXCLUDED_EXTENSION,
 };
 
-/// Where the excluded multipart operations are served by hand.
-pub const HAND_WRITTEN_UPLOADS: &str =
-    "hand-written: datagouv facade, multipart uploads (issue #6)";
+/// Where each excluded multipart operation is served by hand, in the
+/// `datagouv` facade (`crates/datagouv/src/upload.rs`).
+pub const HAND_WRITTEN_UPLOADS: &[(&str, &str)] = &[
+    (
+        "upload_new_dataset_resource",
+        "Client::upload_resource(ResourceUpload::NewResource)",
+    ),
+    (
+        "upload_dataset_resource",
+        "Client::upload_resource(ResourceUpload::ReplaceResource)",
+    ),
+    (
+        "upload_new_community_resource",
+        "Client::upload_community_resource(ResourceUpload::NewCommunityResource)",
+    ),
+    (
+        "upload_community_resource",
+        "Client::upload_community_resource(ResourceUpload::ReplaceCommunityResource)",
+    ),
+    ("my_avatar", "Client::upload_image(ImageUpload::MyAvatar)"),
+    (
+        "user_avatar",
+        "Client::upload_image(ImageUpload::UserAvatar)",
+    ),
+    (
+        "organization_logo",
+        "Client::upload_image(ImageUpload::OrganizationLogo)",
+    ),
+    (
+        "resize_organization_logo",
+        "Client::upload_image(ImageUpload::ResizeOrganizationLogo)",
+    ),
+    (
+        "organization_banner_upload",
+        "Client::upload_image(ImageUpload::OrganizationBanner)",
+    ),
+    ("post_image", "Client::upload_image(ImageUpload::PostImage)"),
+    (
+        "resize_post_image",
+        "Client::upload_image(ImageUpload::ResizePostImage)",
+    ),
+    (
+        "reuse_image",
+        "Client::upload_image(ImageUpload::ReuseImage)",
+    ),
+    (
+        "visualization_image",
+        "Client::upload_image(ImageUpload::VisualizationImage)",
+    ),
+];
 
 /// How one upstream operation is served.
 #[derive(Debug, Clone)]
@@ -118,7 +165,9 @@ pub fn serve_map(root: &Path, api: Api) -> Result<Vec<Served>> {
         let (by, (response, returns_nothing)) = match generated.get(&id) {
             Some((by, response)) => (by.clone(), response.clone()),
             None if excluded.contains(id.as_str()) => {
-                (HAND_WRITTEN_UPLOADS.to_owned(), ("-".to_owned(), false))
+                let place = HAND_WRITTEN_UPLOADS.iter().find(|(op, _)| *op == id);
+                let by = place.map(|(_, place)| format!("hand-written: datagouv::{place}"));
+                (by.unwrap_or_default(), ("multipart".to_owned(), false))
             }
             None => (String::new(), ("-".to_owned(), false)),
         };

@@ -122,6 +122,9 @@ pub fn exclude_multipart(doc: &mut Value) {
                         "method": method.to_uppercase(),
                         "path": path,
                         "reason": "multipart/form-data upload: progenitor 0.15 cannot send multipart bodies",
+                        // Kept so the hand-written code's answer types are
+                        // loosened like every other response type.
+                        "responses": op.get("responses").cloned().unwrap_or_default(),
                     }));
                 }
             }
@@ -304,6 +307,9 @@ pub fn response_schemas(doc: &Value) -> BTreeSet<String> {
     }
     if let Some(responses) = doc.pointer("/components/responses") {
         collect_refs(responses, &mut pending);
+    }
+    if let Some(excluded) = doc.get(EXCLUDED_EXTENSION) {
+        collect_refs(excluded, &mut pending);
     }
     let schemas = doc
         .pointer("/components/schemas")

@@ -393,6 +393,26 @@ impl Client {
         self.transport.shared.key.is_some()
     }
 
+    /// The Main API v1 root (`…/api/1`), without a trailing slash.
+    pub(crate) fn main_v1_root(&self) -> &str {
+        &self.urls.main_v1
+    }
+
+    /// The shared HTTP client (redirects off: the transport follows them).
+    pub(crate) fn http_client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The transport every request goes through.
+    pub(crate) fn transport(&self) -> &DatagouvTransport {
+        &self.transport
+    }
+
+    /// The retry policy.
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.transport.shared.retry
+    }
+
     /// The Tabular API root, without a trailing slash.
     pub(crate) fn tabular_root(&self) -> &str {
         &self.urls.tabular

@@ -49,6 +49,19 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A download did not match the checksum the catalog records; nothing
+    /// was kept under the final name.
+    #[error(
+        "the file from {url} does not match its checksum (expected {expected}, got {actual}); nothing was kept"
+    )]
+    ChecksumMismatch {
+        /// The expected digest.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+        /// Where the file came from.
+        url: String,
+    },
     /// The request was refused before it was sent.
     #[error("invalid request: {0}")]
     InvalidInput(String),

@@ -10,11 +10,12 @@
 //! error, never a silently wrong file.
 
 use futures::{StreamExt, TryStreamExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::{
     Error,
+    download::temporary_path,
     query::{Order, Query, RowsPage, Target},
 };
 
@@ -247,14 +248,6 @@ impl Query {
             Target::Metrics(_) => Vec::new(),
         }
     }
-}
-
-fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.part-{}", std::process::id()))
 }
 
 fn io_error(error: std::io::Error) -> Error {

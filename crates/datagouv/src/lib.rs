@@ -1,26 +1,37 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+mod csv_rows;
+mod download;
 mod error;
 mod export;
 pub mod metrics;
 mod pagination;
+mod publish;
 mod query;
 mod rate_limit;
 mod retry;
 mod transport;
+mod upload;
 
 pub use config::{
     ApiKey, Client, ClientBuilder, Environment, METRICS_URL, TABULAR_URL, USER_AGENT,
 };
+pub use csv_rows::{CsvRow, csv_rows};
+pub use download::{Checksum, ChecksumKind, DownloadOptions, DownloadSource, DownloadSummary};
 pub use error::{Error, GeneratedError, SendExt};
 pub use export::{EXPORT_CAP, ExportFormat, ExportOptions, ExportSummary, Progress};
 pub use pagination::{PAGE_TYPES, Page, Paginator};
+pub use publish::{Dataset, DatasetDraft, Resource};
 pub use query::{
     Aggregate, Column, Condition, Filter, MAX_PAGE_SIZE, Op, Order, Profile, Query, RowsPage,
 };
 pub use rate_limit::RateLimit;
 pub use retry::{Decision, Outcome, RetryPolicy};
+pub use upload::{
+    ImageUpload, ResourceUpload, UploadOptions, UploadSource, UploadedCommunityResource,
+    UploadedImage, UploadedResource,
+};
 
 /// The generated Main API clients and types (`v1`, `v2`).
 pub use datagouv_main as main_api;

@@ -82,14 +82,40 @@ impl RetryPolicy {
         now: SystemTime,
         jitter: f64,
     ) -> Decision {
-        if attempt >= self.max_attempts {
-            return Decision::Stop;
-        }
         let idempotent = matches!(
             *method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
         );
         let may_resend = idempotent || self.retry_non_idempotent;
+        self.decide_with(may_resend, outcome, attempt, elapsed, now, jitter)
+    }
+
+    /// Like [`RetryPolicy::decide`], for a request that is safe to send
+    /// again whatever its method (a part of a chunked upload overwrites
+    /// itself).
+    pub fn decide_resend(
+        &self,
+        outcome: Outcome<'_>,
+        attempt: u32,
+        elapsed: Duration,
+        now: SystemTime,
+        jitter: f64,
+    ) -> Decision {
+        self.decide_with(true, outcome, attempt, elapsed, now, jitter)
+    }
+
+    fn decide_with(
+        &self,
+        may_resend: bool,
+        outcome: Outcome<'_>,
+        attempt: u32,
+        elapsed: Duration,
+        now: SystemTime,
+        jitter: f64,
+    ) -> Decision {
+        if attempt >= self.max_attempts {
+            return Decision::Stop;
+        }
         let wait = match outcome {
             Outcome::ConnectFailed => self.backoff(attempt, jitter),
             Outcome::TransportFailed if may_resend => self.backoff(attempt, jitter),

@@ -1,0 +1,168 @@
+//! Publishing on data.gouv.fr, readably: a private draft dataset, its
+//! resources (remote links or uploaded files, see [`Client::upload_resource`]),
+//! metadata updates, resource order, publication, archiving, deletion.
+//!
+//! These are thin, named steps over the generated calls, so that a
+//! producer's script reads as what it does. Everything else the Main API
+//! writes (discussions, follows, transfers, memberships, reuses and
+//! dataservices linking datasets, community resources) is reachable through
+//! the generated builders with `.send().value()`, with the same key
+//! handling and errors.
+
+use serde_json::{Value, json};
+
+use crate::{Client, Error, SendExt};
+
+/// A dataset as the Main API returns it after a write.
+pub type Dataset = datagouv_main::v1::types::Dataset;
+/// A resource as the Main API returns it after a write.
+pub type Resource = datagouv_main::v1::types::Resource;
+
+/// What a new dataset starts with.
+#[derive(Clone, Debug, Default)]
+pub struct DatasetDraft {
+    /// The title (required).
+    pub title: String,
+    /// The description, Markdown (required).
+    pub description: String,
+    /// The organization publishing it; `None` publishes as the key's user.
+    pub organization: Option<String>,
+    /// Tags (3 to 96 characters each).
+    pub tags: Vec<String>,
+    /// A license id (`lov2`, `odc-odbl`, …).
+    pub license: Option<String>,
+    /// An update frequency id (`monthly`, `irregular`, …).
+    pub frequency: Option<String>,
+}
+
+fn body<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, Error> {
+    serde_json::from_value(value)
+        .map_err(|e| Error::InvalidInput(format!("{what} does not fit the API's model: {e}")))
+}
+
+impl Client {
+    /// Creates a **private** draft dataset; publish it with
+    /// [`Client::publish_dataset`] once its resources are in place.
+    pub async fn create_draft_dataset(&self, draft: DatasetDraft) -> Result<Dataset, Error> {
+        if draft.title.trim().is_empty() || draft.description.trim().is_empty() {
+            return Err(Error::InvalidInput(
+                "a dataset needs a title and a description".into(),
+            ));
+        }
+        if let Some(tag) = draft
+            .tags
+            .iter()
+            .find(|t| !(3..=96).contains(&t.chars().count()))
+        {
+            return Err(Error::InvalidInput(format!(
+                "the tag `{tag}` must be 3 to 96 characters long"
+            )));
+        }
+        let mut value = json!({ "title": draft.title, "description": draft.description, "private": true, "tags": draft.tags });
+        if let Some(organization) = draft.organization {
+            value["organization"] = json!({ "class": "Organization", "id": organization });
+        }
+        if let Some(license) = draft.license {
+            value["license"] = json!(license);
+        }
+        if let Some(frequency) = draft.frequency {
+            value["frequency"] = json!(frequency);
+        }
+        self.main()
+            .create_dataset()
+            .body(body::<Dataset>(value, "the draft")?)
+            .send()
+            .value()
+            .await
+    }
+
+    /// Changes some fields of a dataset (`changes` is a JSON object of the
+    /// fields to set, e.g. `{"description": "…", "tags": ["a", "b"]}`).
+    pub async fn update_dataset(&self, dataset: &str, changes: Value) -> Result<Dataset, Error> {
+        if !changes.is_object() {
+            return Err(Error::InvalidInput(
+                "dataset changes are a JSON object of fields".into(),
+            ));
+        }
+        self.main()
+            .update_dataset()
+            .dataset(dataset)
+            .body(body::<Dataset>(changes, "the changes")?)
+            .send()
+            .value()
+            .await
+    }
+
+    /// Makes a dataset public.
+    pub async fn publish_dataset(&self, dataset: &str) -> Result<Dataset, Error> {
+        self.update_dataset(dataset, json!({ "private": false }))
+            .await
+    }
+
+    /// Archives a dataset (it stays readable, marked archived).
+    pub async fn archive_dataset(&self, dataset: &str) -> Result<Dataset, Error> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.update_dataset(dataset, json!({ "archived": now }))
+            .await
+    }
+
+    /// Deletes a dataset (udata keeps it, marked deleted, for a while).
+    pub async fn delete_dataset(&self, dataset: &str) -> Result<(), Error> {
+        self.main()
+            .delete_dataset()
+            .dataset(dataset)
+            .send()
+            .value()
+            .await
+    }
+
+    /// Adds a resource that points at a file hosted elsewhere.
+    pub async fn add_remote_resource(
+        &self,
+        dataset: &str,
+        title: &str,
+        url: &str,
+        format: &str,
+    ) -> Result<Resource, Error> {
+        reqwest::Url::parse(url)
+            .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?;
+        let value = json!({ "title": title, "url": url, "format": format, "filetype": "remote", "type": "main" });
+        self.main()
+            .create_resource()
+            .dataset(dataset)
+            .body(body::<Resource>(value, "the resource")?)
+            .send()
+            .value()
+            .await
+    }
+
+    /// Puts a dataset's resources in this order (every resource id, once).
+    pub async fn reorder_resources(
+        &self,
+        dataset: &str,
+        resource_ids: &[&str],
+    ) -> Result<Vec<Resource>, Error> {
+        let list: Vec<Resource> = resource_ids
+            .iter()
+            .map(|id| body::<Resource>(json!({ "id": id }), "a resource id"))
+            .collect::<Result<_, _>>()?;
+        self.main()
+            .update_resources()
+            .dataset(dataset)
+            .body(list)
+            .send()
+            .value()
+            .await
+    }
+
+    /// Deletes a resource of a dataset.
+    pub async fn delete_resource(&self, dataset: &str, resource: &str) -> Result<(), Error> {
+        self.main()
+            .delete_resource()
+            .dataset(dataset)
+            .rid(resource)
+            .send()
+            .value()
+            .await
+    }
+}
