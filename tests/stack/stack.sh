@@ -473,9 +473,6 @@ cmd_start() {
 
 do_stop() {
     [ -d "$STATE/pids" ] || { log "nothing to stop in $STATE"; return 0; }
-    if [ -f "$HERE/tabular/stop.sh" ]; then
-        bash "$HERE/tabular/stop.sh" "$STATE" >&2 || log "tabular/stop.sh failed; killing by pid"
-    fi
     local f pid all=() leaders=() p
     for f in "$STATE"/pids/*.pid; do
         [ -e "$f" ] || continue
@@ -489,6 +486,10 @@ do_stop() {
             fi
         fi
     done
+    # The tabular part stops PostgreSQL cleanly first; what it leaves is killed below.
+    if [ -f "$HERE/tabular/stop.sh" ]; then
+        bash "$HERE/tabular/stop.sh" "$STATE" >&2 || log "tabular/stop.sh failed; killing by pid"
+    fi
     if [ ${#all[@]} -gt 0 ]; then
         log "stopping ${#all[@]} process(es) of $STATE"
         for p in "${leaders[@]+"${leaders[@]}"}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
@@ -511,6 +512,16 @@ do_stop() {
         done
     fi
     rm -f "$STATE"/pids/*.pid
+    # Prove it: every process seen above (services and their children) is gone.
+    left=()
+    for p in "${all[@]+"${all[@]}"}"; do
+        if pid_alive "$p"; then left+=("$p"); fi
+    done
+    if [ ${#left[@]} -gt 0 ]; then
+        log "ERROR: still running after stop: $(ps -o pid=,args= -p "$(IFS=,; echo "${left[*]}")" 2>/dev/null | tr '\n' ';')"
+        return 1
+    fi
+    log "no process of the stack is left (${#all[@]} checked)"
 }
 
 cmd_stop() {
@@ -555,7 +566,10 @@ run_cleanup() {
     if [ -n "$RUN_CHILD" ] && pid_alive "$RUN_CHILD"; then
         kill -TERM -- "-$RUN_CHILD" 2>/dev/null
     fi
-    do_stop
+    # A stack that does not stop fails the run, even when the command passed.
+    if ! do_stop && [ "$rc" -eq 0 ]; then
+        rc=1
+    fi
     exit "$rc"
 }
 
