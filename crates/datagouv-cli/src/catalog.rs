@@ -1,0 +1,433 @@
+//! The catalog commands (Main API): datasets, resources, organizations,
+//! reuses, dataservices, users, discussions.
+
+use datagouv::{
+    Client, DatasetDraft, DownloadOptions, DownloadSource, Page, Paginator, ResourceUpload,
+    SendExt, UploadOptions, UploadSource,
+};
+use futures::{StreamExt, TryStreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::Value;
+use std::io::IsTerminal;
+
+use crate::{
+    cli::{
+        Command, DatasetsCommand, DiscussionsCommand, ListLimit, ResourcesCommand, SimpleCommand,
+        UsersCommand,
+    },
+    error::CliError,
+    output::{Output, Record},
+};
+
+/// Table and CSV columns of each kind of object, as a list and shown alone.
+mod fields {
+    pub const DATASET_LIST: &[&str] = &["id", "title", "organization.name", "last_update"];
+    pub const DATASET: &[&str] = &[
+        "id",
+        "slug",
+        "title",
+        "organization.name",
+        "owner.slug",
+        "license",
+        "frequency",
+        "tags",
+        "private",
+        "archived",
+        "created_at",
+        "last_update",
+        "resources.title",
+        "page",
+    ];
+    pub const RESOURCE_LIST: &[&str] = &["id", "title", "format", "filesize", "type"];
+    pub const RESOURCE: &[&str] = &[
+        "id",
+        "title",
+        "type",
+        "format",
+        "mime",
+        "filesize",
+        "checksum.value",
+        "url",
+        "created_at",
+        "last_modified",
+        "latest",
+    ];
+    pub const ORGANIZATION_LIST: &[&str] = &["id", "slug", "name"];
+    pub const ORGANIZATION: &[&str] = &[
+        "id",
+        "slug",
+        "name",
+        "acronym",
+        "url",
+        "badges.kind",
+        "members.user.slug",
+        "metrics.datasets",
+        "metrics.reuses",
+        "created_at",
+        "page",
+    ];
+    pub const REUSE_LIST: &[&str] = &["id", "title", "type", "organization.name", "owner.slug"];
+    pub const REUSE: &[&str] = &[
+        "id",
+        "slug",
+        "title",
+        "type",
+        "topic",
+        "url",
+        "organization.name",
+        "owner.slug",
+        "tags",
+        "datasets.title",
+        "created_at",
+        "page",
+    ];
+    pub const DATASERVICE_LIST: &[&str] = &["id", "title", "organization.name", "base_api_url"];
+    pub const DATASERVICE: &[&str] = &[
+        "id",
+        "slug",
+        "title",
+        "organization.name",
+        "owner.slug",
+        "base_api_url",
+        "machine_documentation_url",
+        "access_type",
+        "license",
+        "tags",
+        "created_at",
+        "self_web_url",
+    ];
+    pub const USER: &[&str] = &[
+        "id",
+        "slug",
+        "first_name",
+        "last_name",
+        "organizations.name",
+        "since",
+        "page",
+    ];
+    pub const ME: &[&str] = &[
+        "id",
+        "slug",
+        "first_name",
+        "last_name",
+        "email",
+        "roles",
+        "organizations.name",
+        "since",
+    ];
+    pub const DISCUSSION_LIST: &[&str] = &["id", "title", "subject.class", "subject.id", "closed"];
+    pub const DISCUSSION: &[&str] = &[
+        "id",
+        "title",
+        "subject.class",
+        "subject.id",
+        "user.slug",
+        "created",
+        "closed",
+        "discussion.content",
+    ];
+}
+
+/// A paginator over a list whose only filter is the search text `q`
+/// (organizations, reuses, dataservices): the generated builders share no
+/// trait, so a macro names the operation.
+macro_rules! searchable {
+    ($main:ident, $operation:ident, $query:ident, $size:expr) => {{
+        let size = $size;
+        Paginator::new(move |page| {
+            let (main, query) = ($main.clone(), $query.clone());
+            async move {
+                let mut call = main.$operation().page(page).page_size(size);
+                if let Some(query) = query {
+                    call = call.q(query);
+                }
+                call.send().await
+            }
+        })
+    }};
+}
+
+/// Runs a catalog command.
+pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(), CliError> {
+    let main = client.main().clone();
+    match command {
+        Command::Datasets(DatasetsCommand::Search {
+            query,
+            organization,
+            tag,
+            limit,
+        }) => {
+            let size = page_size(limit);
+            let pages = Paginator::new(move |page| {
+                let (main, query, organization, tag) = (
+                    main.clone(),
+                    query.clone(),
+                    organization.clone(),
+                    tag.clone(),
+                );
+                async move {
+                    let mut call = main.list_datasets().page(page).page_size(size);
+                    if let Some(query) = query {
+                        call = call.q(query);
+                    }
+                    if let Some(organization) = organization {
+                        call = call.organization(organization);
+                    }
+                    if !tag.is_empty() {
+                        call = call.tag(tag);
+                    }
+                    call.send().await
+                }
+            });
+            list(pages, limit, output, fields::DATASET_LIST).await
+        }
+        Command::Datasets(DatasetsCommand::Show { dataset }) => {
+            let value = main.get_dataset().dataset(dataset).send().value().await?;
+            show(&value, output, fields::DATASET).await
+        }
+        Command::Datasets(DatasetsCommand::Create {
+            title,
+            description,
+            organization,
+            tag,
+            license,
+            frequency,
+        }) => {
+            let draft = DatasetDraft {
+                title,
+                description,
+                organization,
+                tags: tag,
+                license,
+                frequency,
+            };
+            let created = client.create_draft_dataset(draft).await?;
+            show(&created, output, fields::DATASET).await
+        }
+        Command::Datasets(DatasetsCommand::Update { dataset, set }) => {
+            let changes = parse_changes(&set)?;
+            let updated = client.update_dataset(&dataset, changes).await?;
+            show(&updated, output, fields::DATASET).await
+        }
+        Command::Datasets(DatasetsCommand::Delete { dataset }) => {
+            client.delete_dataset(&dataset).await?;
+            let record = Record::from_pairs([("deleted", Value::from(dataset))]);
+            output.print_one(record, None).await
+        }
+        Command::Resources(ResourcesCommand::Download { rid, file }) => {
+            let bar = bytes_bar("downloading");
+            let tick = bar.clone();
+            let options = DownloadOptions::default().on_progress(move |done, total| {
+                if let Some(total) = total {
+                    tick.set_length(total);
+                }
+                tick.set_position(done);
+            });
+            let result = client
+                .download(DownloadSource::Resource(rid), &file, options)
+                .await;
+            bar.finish_and_clear();
+            let summary = result?;
+            let record = Record::from_pairs([
+                ("file", Value::from(file.display().to_string())),
+                ("bytes", summary.bytes.into()),
+                (
+                    "verified",
+                    Value::from(
+                        summary
+                            .verified
+                            .map(|c| format!("{:?} {}", c.kind, c.value)),
+                    ),
+                ),
+            ]);
+            output.print_one(record, None).await
+        }
+        Command::Resources(ResourcesCommand::Upload {
+            dataset,
+            file,
+            replace,
+            chunk_size,
+        }) => {
+            let source = UploadSource::file(&file).await?;
+            let bar = bytes_bar("uploading");
+            let tick = bar.clone();
+            let mut options = UploadOptions::default().on_progress(move |done, total| {
+                tick.set_length(total);
+                tick.set_position(done);
+            });
+            if let Some(bytes) = chunk_size {
+                options = options.chunk_size(bytes);
+            }
+            let target = match &replace {
+                Some(resource) => ResourceUpload::ReplaceResource {
+                    dataset: &dataset,
+                    resource,
+                },
+                None => ResourceUpload::NewResource { dataset: &dataset },
+            };
+            let result = client.upload_resource(target, source, options).await;
+            bar.finish_and_clear();
+            show(&result?, output, fields::RESOURCE).await
+        }
+        Command::Resources(ResourcesCommand::List { dataset, limit }) => {
+            let v2 = client.main_v2().clone();
+            let size = page_size(limit);
+            let pages = Paginator::new(move |page| {
+                let (v2, dataset) = (v2.clone(), dataset.clone());
+                async move {
+                    v2.list_resources()
+                        .dataset(dataset)
+                        .page(page)
+                        .page_size(size)
+                        .send()
+                        .await
+                }
+            });
+            list(pages, limit, output, fields::RESOURCE_LIST).await
+        }
+        Command::Resources(ResourcesCommand::Show { dataset, rid }) => {
+            let value = main
+                .get_resource()
+                .dataset(dataset)
+                .rid(rid)
+                .send()
+                .value()
+                .await?;
+            show(&value, output, fields::RESOURCE).await
+        }
+        Command::Organizations(SimpleCommand::List { query, limit }) => {
+            let pages = searchable!(main, list_organizations, query, page_size(limit));
+            list(pages, limit, output, fields::ORGANIZATION_LIST).await
+        }
+        Command::Organizations(SimpleCommand::Show { id }) => {
+            let value = main.get_organization().org(id).send().value().await?;
+            show(&value, output, fields::ORGANIZATION).await
+        }
+        Command::Reuses(SimpleCommand::List { query, limit }) => {
+            let pages = searchable!(main, list_reuses, query, page_size(limit));
+            list(pages, limit, output, fields::REUSE_LIST).await
+        }
+        Command::Reuses(SimpleCommand::Show { id }) => {
+            let value = main.get_reuse().reuse(id).send().value().await?;
+            show(&value, output, fields::REUSE).await
+        }
+        Command::Dataservices(SimpleCommand::List { query, limit }) => {
+            let pages = searchable!(main, list_dataservices, query, page_size(limit));
+            list(pages, limit, output, fields::DATASERVICE_LIST).await
+        }
+        Command::Dataservices(SimpleCommand::Show { id }) => {
+            let value = main
+                .get_dataservice()
+                .dataservice(id)
+                .send()
+                .value()
+                .await?;
+            show(&value, output, fields::DATASERVICE).await
+        }
+        Command::Users(UsersCommand::Show { id }) => {
+            let value = main.get_user().user(id).send().value().await?;
+            show(&value, output, fields::USER).await
+        }
+        Command::Me => {
+            let value = main.get_me().send().value().await?;
+            show(&value, output, fields::ME).await
+        }
+        Command::Discussions(DiscussionsCommand::List { for_, limit }) => {
+            let size = page_size(limit);
+            let pages = Paginator::new(move |page| {
+                let (main, subject) = (main.clone(), for_.clone());
+                async move {
+                    let mut call = main.list_discussions().page(page).page_size(size);
+                    if let Some(subject) = subject {
+                        call = call.for_(vec![subject]);
+                    }
+                    call.send().await
+                }
+            });
+            list(pages, limit, output, fields::DISCUSSION_LIST).await
+        }
+        Command::Discussions(DiscussionsCommand::Show { id }) => {
+            let value = main.get_discussion().id(id).send().value().await?;
+            show(&value, output, fields::DISCUSSION).await
+        }
+        Command::Tabular(_)
+        | Command::Metrics(_)
+        | Command::Api(_)
+        | Command::Auth(_)
+        | Command::Config(_) => unreachable!("dispatched in main"),
+    }
+}
+
+/// Items per request: the limit, within what udata serves.
+fn page_size(limit: ListLimit) -> u64 {
+    limit.max().map_or(100, |max| max.clamp(1, 100) as u64)
+}
+
+/// Prints the items of a list, at most `--limit` of them (requesting no
+/// page beyond them).
+async fn list<P>(
+    pages: Paginator<P>,
+    limit: ListLimit,
+    output: &Output,
+    defaults: &[&str],
+) -> Result<(), CliError>
+where
+    P: Page + Send + 'static,
+    P::Item: Serialize + Send + 'static,
+{
+    let pages = match limit.max() {
+        Some(max) => pages.max_items(max),
+        None => pages,
+    };
+    let rows = pages
+        .items()
+        .map_err(CliError::from)
+        .map(|item| item.and_then(|item| Record::from_serialize(&item)));
+    output.print_stream(rows, Some(defaults)).await
+}
+
+/// Prints one object.
+async fn show<T: Serialize>(value: &T, output: &Output, defaults: &[&str]) -> Result<(), CliError> {
+    output
+        .print_one(Record::from_serialize(value)?, Some(defaults))
+        .await
+}
+
+/// `field=value` pairs as a JSON object; a value that parses as JSON is
+/// taken as JSON (`false`, `["a"]`), any other as text.
+fn parse_changes(pairs: &[String]) -> Result<Value, CliError> {
+    if pairs.is_empty() {
+        return Err(CliError::usage(
+            "nothing to change: give at least one --set FIELD=VALUE",
+        ));
+    }
+    let mut changes = serde_json::Map::new();
+    for pair in pairs {
+        let (field, value) = pair
+            .split_once('=')
+            .filter(|(field, _)| !field.is_empty())
+            .ok_or_else(|| CliError::usage(format!("`{pair}` is not FIELD=VALUE")))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::from(value));
+        changes.insert(field.to_owned(), value);
+    }
+    Ok(Value::Object(changes))
+}
+
+/// A bytes progress bar on stderr, hidden when stderr is not a terminal.
+fn bytes_bar(action: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let template = format!(
+        "{{spinner}} {action} [{{wide_bar}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}}, eta {{eta}}"
+    );
+    bar.set_style(
+        ProgressStyle::with_template(&template)
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}

@@ -1,0 +1,495 @@
+//! The command line: every command, argument and flag, with its help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+/// The help heading of the output options.
+const OUTPUT: &str = "Output options";
+
+/// Search, inspect and query data.gouv.fr from the command line.
+///
+/// Output is a table on a terminal and JSON lines when piped; choose with
+/// --json, --jsonl, --csv or --table, and pick columns with --fields.
+/// Exit codes: 0 success, 1 failure, 2 bad input, 3 not found (404/410),
+/// 4 refused (401/403).
+#[derive(Debug, Parser)]
+#[command(
+    name = "datagouv",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes (they may stand before or after it).
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
+    /// Which data.gouv.fr: `prod` (www.data.gouv.fr) or `demo`
+    /// (demo.data.gouv.fr; the Tabular and Metrics APIs stay on production).
+    #[arg(long, global = true, env = "DATAGOUV_ENV", hide_env_values = true, value_name = "ENV", help_heading = GLOBAL)]
+    pub env: Option<String>,
+
+    /// The Main API site root, e.g. https://www.data.gouv.fr (`/api/1` is added).
+    #[arg(long, global = true, env = "DATAGOUV_MAIN_URL", hide_env_values = true, value_name = "URL", help_heading = GLOBAL)]
+    pub main_url: Option<String>,
+
+    /// The Tabular API root, e.g. https://tabular-api.data.gouv.fr.
+    #[arg(long, global = true, env = "DATAGOUV_TABULAR_URL", hide_env_values = true, value_name = "URL", help_heading = GLOBAL)]
+    pub tabular_url: Option<String>,
+
+    /// The Metrics API root, e.g. https://metric-api.data.gouv.fr.
+    #[arg(long, global = true, env = "DATAGOUV_METRICS_URL", hide_env_values = true, value_name = "URL", help_heading = GLOBAL)]
+    pub metrics_url: Option<String>,
+
+    /// The API key (from your data.gouv.fr profile), for writes and private
+    /// objects. Prefer the variable or the config file: a flag shows in the
+    /// process list and the shell history.
+    #[arg(
+        long,
+        global = true,
+        env = "DATAGOUV_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        help_heading = GLOBAL
+    )]
+    pub api_key: Option<String>,
+
+    /// The config file [default: $XDG_CONFIG_HOME/datagouv/config.toml, or
+    /// ~/.config/datagouv/config.toml]. A flag or variable wins over it.
+    #[arg(long, global = true, env = "DATAGOUV_CONFIG", hide_env_values = true, value_name = "FILE", help_heading = GLOBAL)]
+    pub config: Option<PathBuf>,
+
+    /// How to print results.
+    #[command(flatten)]
+    pub output: OutputFlags,
+
+    /// Only these fields, in this order, for tables, CSV and JSON lines:
+    /// comma-separated, dotted paths reach inside objects
+    /// (`organization.name`) and lists (`resources.title`, `tags.0`).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "FIELDS", help_heading = OUTPUT)]
+    pub fields: Vec<String>,
+}
+
+/// The output format flags (at most one; checked by `Output::new`, as
+/// clap does not check groups of global flags given after a subcommand).
+#[derive(Debug, Args, Default)]
+pub struct OutputFlags {
+    /// One JSON document (a list is one array).
+    #[arg(long, global = true, help_heading = OUTPUT)]
+    pub json: bool,
+
+    /// One JSON object per line (the default when stdout is not a terminal).
+    #[arg(long, global = true, help_heading = OUTPUT)]
+    pub jsonl: bool,
+
+    /// CSV with a header line.
+    #[arg(long, global = true, help_heading = OUTPUT)]
+    pub csv: bool,
+
+    /// A table (the default on a terminal).
+    #[arg(long, global = true, help_heading = OUTPUT)]
+    pub table: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Datasets of the catalog.
+    #[command(subcommand)]
+    Datasets(DatasetsCommand),
+    /// Resources (files) of a dataset.
+    #[command(subcommand)]
+    Resources(ResourcesCommand),
+    /// Organizations (publishers).
+    #[command(subcommand)]
+    Organizations(SimpleCommand),
+    /// Reuses (applications, articles, visualisations built on datasets).
+    #[command(subcommand)]
+    Reuses(SimpleCommand),
+    /// Dataservices (APIs published on data.gouv.fr).
+    #[command(subcommand)]
+    Dataservices(SimpleCommand),
+    /// Users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// The user the API key belongs to.
+    Me,
+    /// Discussions about datasets, reuses and dataservices.
+    #[command(subcommand)]
+    Discussions(DiscussionsCommand),
+    /// Rows of a CSV/XLS resource (Tabular API).
+    #[command(subcommand)]
+    Tabular(TabularCommand),
+    /// Monthly usage figures (Metrics API).
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+    /// Any Main API request, JSON in and out (the escape hatch).
+    #[command(subcommand)]
+    Api(ApiCommand),
+    /// Which servers and key the other commands use.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// The config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// How many items a list prints.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ListLimit {
+    /// At most this many items.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
+
+    /// Every item, however many (overrides --limit).
+    #[arg(long)]
+    pub all: bool,
+}
+
+impl ListLimit {
+    /// The most items to print (`None`: all).
+    pub fn max(self) -> Option<usize> {
+        (!self.all).then(|| usize::try_from(self.limit).unwrap_or(usize::MAX))
+    }
+}
+
+/// `datasets …`
+#[derive(Debug, Subcommand)]
+pub enum DatasetsCommand {
+    /// Search the datasets (all of them without a query).
+    Search {
+        /// Words to search for.
+        query: Option<String>,
+        /// Only the datasets of this organization (its id).
+        #[arg(long, value_name = "ORG")]
+        organization: Option<String>,
+        /// Only the datasets with this tag (repeat for several: all must match).
+        #[arg(long, value_name = "TAG")]
+        tag: Vec<String>,
+        /// How many.
+        #[command(flatten)]
+        limit: ListLimit,
+    },
+    /// One dataset.
+    Show {
+        /// Its id or slug.
+        dataset: String,
+    },
+    /// Create a private draft dataset (needs an API key); publish it with
+    /// `datasets update <id> --set private=false` once its resources are in.
+    Create {
+        /// The title.
+        title: String,
+        /// The description (Markdown).
+        #[arg(long, short)]
+        description: String,
+        /// Publish for this organization (its id) instead of the key's user.
+        #[arg(long, value_name = "ORG")]
+        organization: Option<String>,
+        /// A tag, 3 to 96 characters (repeat for several).
+        #[arg(long, value_name = "TAG")]
+        tag: Vec<String>,
+        /// A license id (`lov2`, `odc-odbl`, …).
+        #[arg(long)]
+        license: Option<String>,
+        /// An update frequency id (`monthly`, `irregular`, …).
+        #[arg(long)]
+        frequency: Option<String>,
+    },
+    /// Change fields of a dataset (needs an API key).
+    Update {
+        /// Its id or slug.
+        dataset: String,
+        /// `field=value` to set; the value is read as JSON when it parses
+        /// (`private=false`, `tags=["a","b"]`), else as text. Repeatable.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+    /// Delete a dataset (needs an API key).
+    Delete {
+        /// Its id or slug.
+        dataset: String,
+    },
+}
+
+/// `resources …`
+#[derive(Debug, Subcommand)]
+pub enum ResourcesCommand {
+    /// The resources of a dataset.
+    List {
+        /// The dataset's id or slug.
+        dataset: String,
+        /// How many.
+        #[command(flatten)]
+        limit: ListLimit,
+    },
+    /// One resource of a dataset.
+    Show {
+        /// The dataset's id or slug.
+        dataset: String,
+        /// The resource's id (a UUID).
+        rid: String,
+    },
+    /// Download a resource's latest file, verified against the catalog's
+    /// checksum; the file appears only when complete and verified.
+    Download {
+        /// The resource's id (a UUID).
+        rid: String,
+        /// Where to write it.
+        file: std::path::PathBuf,
+    },
+    /// Upload a file as a new resource of a dataset, or as the new file of
+    /// one (needs an API key). Large files go in parts.
+    Upload {
+        /// The dataset's id or slug.
+        dataset: String,
+        /// The file to upload.
+        file: std::path::PathBuf,
+        /// Replace the file of this resource instead of adding one.
+        #[arg(long, value_name = "RID")]
+        replace: Option<String>,
+        /// Bytes per part (default 8 MiB).
+        #[arg(long, value_name = "BYTES")]
+        chunk_size: Option<u64>,
+    },
+}
+
+/// `list` and `show` of organizations, reuses and dataservices.
+#[derive(Debug, Subcommand)]
+pub enum SimpleCommand {
+    /// List them, newest first as the server orders them.
+    List {
+        /// Words to search for.
+        #[arg(long, short, value_name = "TEXT")]
+        query: Option<String>,
+        /// How many.
+        #[command(flatten)]
+        limit: ListLimit,
+    },
+    /// One of them.
+    Show {
+        /// Its id or slug.
+        id: String,
+    },
+}
+
+/// `users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// One user.
+    Show {
+        /// The user's id or slug.
+        id: String,
+    },
+}
+
+/// `discussions …`
+#[derive(Debug, Subcommand)]
+pub enum DiscussionsCommand {
+    /// List discussions.
+    List {
+        /// Only those about this object (a dataset, reuse or dataservice id).
+        #[arg(long = "for", value_name = "ID")]
+        for_: Option<String>,
+        /// How many.
+        #[command(flatten)]
+        limit: ListLimit,
+    },
+    /// One discussion, with its messages.
+    Show {
+        /// The discussion's id.
+        id: String,
+    },
+}
+
+/// Filters, sorts and aggregations of a Tabular or Metrics query.
+#[derive(Debug, Args, Default)]
+pub struct QueryArgs {
+    /// A condition `column__operator=value` (repeatable; all must hold).
+    /// Operators: exact, differs, contains, notcontains, in, notin (comma
+    /// list), less, greater (inclusive), strictly_less, strictly_greater,
+    /// isnull, isnotnull (no value).
+    #[arg(long, value_name = "COL__OP=VALUE")]
+    pub filter: Vec<String>,
+
+    /// Sort by a column, `column:asc` or `column:desc` (repeatable, in order).
+    #[arg(long, value_name = "COL:ORDER")]
+    pub sort: Vec<String>,
+}
+
+/// Column selection and aggregation (Tabular API only).
+#[derive(Debug, Args, Default)]
+pub struct TabularArgs {
+    /// Only these columns (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub columns: Vec<String>,
+
+    /// Group by this column (repeatable; with --agg).
+    #[arg(long, value_name = "COL")]
+    pub groupby: Vec<String>,
+
+    /// An aggregate `column:avg|sum|min|max|count` (repeatable). The server
+    /// allows it only on the indexed columns of some resources.
+    #[arg(long, value_name = "COL:FUNC")]
+    pub agg: Vec<String>,
+}
+
+/// Paging of a query's rows.
+#[derive(Debug, Args)]
+pub struct RowsArgs {
+    /// Rows per request, 1 to 50 [default: --limit, at most 50].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub page_size: Option<u32>,
+
+    /// How many rows.
+    #[command(flatten)]
+    pub limit: ListLimit,
+}
+
+/// `tabular …`
+#[derive(Debug, Subcommand)]
+pub enum TabularCommand {
+    /// The resource's metadata: table, dates, links to its endpoints.
+    Info {
+        /// The resource's id (a UUID).
+        rid: String,
+    },
+    /// The resource's columns with their detected types.
+    Profile {
+        /// The resource's id (a UUID).
+        rid: String,
+    },
+    /// Rows of the resource.
+    Query {
+        /// The resource's id (a UUID).
+        rid: String,
+        /// Filters and sorts.
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Columns and aggregates.
+        #[command(flatten)]
+        tabular: TabularArgs,
+        /// Paging.
+        #[command(flatten)]
+        rows: RowsArgs,
+    },
+    /// Every matching row to a file, whatever the size, with a progress bar.
+    Export {
+        /// The resource's id (a UUID).
+        rid: String,
+        /// The file to write (written under a temporary name, renamed when complete).
+        file: PathBuf,
+        /// The file format [default: json for a `.json` file, else csv].
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+        /// Filters and sorts.
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Only these columns (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "A,B")]
+        columns: Vec<String>,
+    },
+}
+
+/// The format of an exported file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    /// CSV, one header line.
+    Csv,
+    /// One JSON array of row objects.
+    Json,
+}
+
+/// `metrics …`
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Rows of a metrics model: site, datasets, organizations, reuses,
+    /// resources, dataservices, or their `_total` tables.
+    Query {
+        /// The model.
+        model: String,
+        /// Filters (operators exact, contains, less, greater) and sorts.
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Paging.
+        #[command(flatten)]
+        rows: RowsArgs,
+    },
+    /// Every matching row of a model to a CSV file, with a progress bar.
+    Export {
+        /// The model.
+        model: String,
+        /// The CSV file to write.
+        file: PathBuf,
+        /// Filters and sorts.
+        #[command(flatten)]
+        query: QueryArgs,
+    },
+}
+
+/// `api …`
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// GET a path below /api/1 (e.g. `/site/`).
+    Get(ApiArgs),
+    /// POST a JSON body to a path below /api/1.
+    Post(ApiArgs),
+    /// PUT a JSON body to a path below /api/1.
+    Put(ApiArgs),
+    /// PATCH a path below /api/1 with a JSON body.
+    Patch(ApiArgs),
+    /// DELETE a path below /api/1.
+    Delete(ApiArgs),
+}
+
+/// A raw request.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The path below /api/1, with its query string (`/datasets/?tag=x`).
+    pub path: String,
+    /// The JSON body: the text itself, `@file` to read a file, `@-` for stdin.
+    #[arg(long, short, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+}
+
+/// `auth …`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// The environment, each base URL, and whether a key is set — with
+    /// where each came from (flag, variable, config file, default). Never
+    /// the key itself.
+    Status,
+}
+
+/// `config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write the config file (readable by you only) with the settings given
+    /// now by flags, variables or the current file.
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,354 @@
+//! The Tabular and Metrics commands: reading `--filter`, `--sort`, `--agg`
+//! into a `datagouv::Query`, printing rows, exporting files with a progress
+//! bar.
+
+use datagouv::{Aggregate, Client, ExportFormat, ExportOptions, Filter, Op, Order, Query};
+use futures::{StreamExt, TryStreamExt};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+use std::{io::IsTerminal, path::Path};
+
+use crate::{
+    cli::{FileFormat, MetricsCommand, QueryArgs, RowsArgs, TabularArgs, TabularCommand},
+    error::CliError,
+    output::{Output, Record},
+};
+
+const FILTER_HINT: &str = "write filters as column__operator=value, e.g. --filter nom__exact=Paris or --filter code__in=75,69 \
+     (`isnull`/`isnotnull` take no value: --filter nom__isnull)";
+
+/// A facade error of a Tabular or Metrics request, with hints about rows
+/// rather than the catalog.
+fn rows_error(error: datagouv::Error) -> CliError {
+    let status = error.status().map(|s| s.as_u16());
+    let error = CliError::from(error);
+    match status {
+        Some(404) => error.with_hint(
+            "check the resource id (`datagouv resources list <dataset>` lists them; the Tabular API serves only the \
+             CSV/XLS resources it has processed) or the metrics model (site, datasets, organizations, reuses, \
+             resources, dataservices)",
+        ),
+        Some(400) => error.with_hint("`datagouv tabular profile <rid>` lists a resource's columns and types"),
+        _ => error,
+    }
+}
+
+/// Reads `--filter col__op=value`: the text splits at its first `=`, the
+/// key at its last `__` (column names may hold `__`, values `=`).
+pub fn parse_filter(text: &str) -> Result<Filter, CliError> {
+    let bad = |why: String| CliError::usage(why).with_hint(FILTER_HINT);
+    let (key, value) = match text.split_once('=') {
+        Some((key, value)) => (key, Some(value)),
+        None => (text, None),
+    };
+    let Some((column, operator)) = key.rsplit_once("__") else {
+        return Err(bad(format!(
+            "`{text}` is not a filter: `{key}` names no operator"
+        )));
+    };
+    if column.is_empty() {
+        return Err(bad(format!("`{text}` is not a filter: it names no column")));
+    }
+    let op = Op::parse(operator).map_err(|e| bad(format!("in `{text}`: {e}")))?;
+    let takes_value = !matches!(op, Op::IsNull | Op::IsNotNull);
+    match (takes_value, value) {
+        (true, None) => Err(bad(format!(
+            "`{text}` is not a filter: `{column}__{operator}` needs `=value`"
+        ))),
+        (false, Some(value)) if !value.is_empty() => Err(bad(format!(
+            "`{column}__{operator}` takes no value (got `{value}`)"
+        ))),
+        (false, _) => Ok(Filter::new(column, op, "")),
+        (true, Some(value)) if matches!(op, Op::In | Op::NotIn) => {
+            Ok(Filter::list(column, op, value.split(',')))
+        }
+        (true, Some(value)) => Ok(Filter::new(column, op, value)),
+    }
+}
+
+/// Reads `--sort col:asc|desc` (split at the last `:`; a bare column sorts ascending).
+pub fn parse_sort(text: &str) -> Result<(String, Order), CliError> {
+    let (column, order) = match text.rsplit_once(':') {
+        Some((column, "asc")) => (column, Order::Asc),
+        Some((column, "desc")) => (column, Order::Desc),
+        _ if !text.is_empty() && !text.ends_with(':') => (text, Order::Asc),
+        _ => ("", Order::Asc),
+    };
+    if column.is_empty() || text.ends_with(':') {
+        return Err(CliError::usage(format!("`{text}` is not a sort"))
+            .with_hint("write --sort column:asc or --sort column:desc"));
+    }
+    Ok((column.to_owned(), order))
+}
+
+/// Reads `--agg col:avg|sum|min|max|count` (split at the last `:`).
+pub fn parse_aggregate(text: &str) -> Result<(String, Aggregate), CliError> {
+    let bad = || {
+        CliError::usage(format!("`{text}` is not an aggregate"))
+            .with_hint("write --agg column:avg (or sum, min, max, count), with --groupby column")
+    };
+    let (column, name) = text.rsplit_once(':').ok_or_else(bad)?;
+    let aggregate = match name {
+        "avg" => Aggregate::Avg,
+        "sum" => Aggregate::Sum,
+        "min" => Aggregate::Min,
+        "max" => Aggregate::Max,
+        "count" => Aggregate::Count,
+        _ => return Err(bad()),
+    };
+    if column.is_empty() {
+        return Err(bad());
+    }
+    Ok((column.to_owned(), aggregate))
+}
+
+/// Adds `--filter` and `--sort` to a query.
+fn with_query_args(mut query: Query, args: &QueryArgs) -> Result<Query, CliError> {
+    for text in &args.filter {
+        query = query.with_filter(parse_filter(text)?);
+    }
+    for text in &args.sort {
+        let (column, order) = parse_sort(text)?;
+        query = query.sort(column, order);
+    }
+    Ok(query)
+}
+
+/// Adds `--columns`, `--groupby` and `--agg` to a query.
+fn with_tabular_args(mut query: Query, args: &TabularArgs) -> Result<Query, CliError> {
+    if !args.columns.is_empty() {
+        query = query.columns(args.columns.iter().map(|c| c.trim().to_owned()));
+    }
+    for column in &args.groupby {
+        query = query.aggregate(column.clone(), Aggregate::GroupBy);
+    }
+    for text in &args.agg {
+        let (column, aggregate) = parse_aggregate(text)?;
+        query = query.aggregate(column, aggregate);
+    }
+    Ok(query)
+}
+
+/// Runs a `tabular` command.
+pub async fn tabular(
+    client: &Client,
+    command: TabularCommand,
+    output: &Output,
+) -> Result<(), CliError> {
+    match command {
+        TabularCommand::Info { rid } => {
+            let info = client
+                .tabular_resource(&rid)?
+                .info()
+                .await
+                .map_err(rows_error)?;
+            output.print_one(Record::from_serialize(&info)?, None).await
+        }
+        TabularCommand::Profile { rid } => {
+            let profile = client
+                .tabular_resource(&rid)?
+                .profile()
+                .await
+                .map_err(rows_error)?;
+            let indexes = profile.indexes.unwrap_or_default();
+            let rows = profile
+                .columns
+                .into_iter()
+                .map(|column| {
+                    let indexed = indexes.contains(&column.name);
+                    Record::from_pairs([
+                        ("name", Value::from(column.name)),
+                        ("python_type", column.python_type.into()),
+                        ("format", column.format.into()),
+                        ("indexed", indexed.into()),
+                    ])
+                })
+                .collect();
+            output.print(rows, None).await
+        }
+        TabularCommand::Query {
+            rid,
+            query,
+            tabular,
+            rows,
+        } => {
+            let built = with_query_args(client.tabular_resource(&rid)?, &query)?;
+            let built = with_tabular_args(built, &tabular)?;
+            print_rows(built, &rows, output).await
+        }
+        TabularCommand::Export {
+            rid,
+            file,
+            format,
+            query,
+            columns,
+        } => {
+            let built = with_query_args(client.tabular_resource(&rid)?, &query)?;
+            let built = with_tabular_args(
+                built,
+                &TabularArgs {
+                    columns,
+                    ..TabularArgs::default()
+                },
+            )?;
+            let format = match format {
+                Some(FileFormat::Json) => ExportFormat::Json,
+                Some(FileFormat::Csv) => ExportFormat::Csv,
+                None if file
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+                {
+                    ExportFormat::Json
+                }
+                None => ExportFormat::Csv,
+            };
+            export(built, format, &file, output).await
+        }
+    }
+}
+
+/// Runs a `metrics` command.
+pub async fn metrics(
+    client: &Client,
+    command: MetricsCommand,
+    output: &Output,
+) -> Result<(), CliError> {
+    match command {
+        MetricsCommand::Query { model, query, rows } => {
+            let built = with_query_args(client.metrics_model(&model)?, &query)?;
+            print_rows(built, &rows, output).await
+        }
+        MetricsCommand::Export { model, file, query } => {
+            let built = with_query_args(client.metrics_model(&model)?, &query)?;
+            export(built, ExportFormat::Csv, &file, output).await
+        }
+    }
+}
+
+/// Prints the rows of a query, at most `--limit`.
+async fn print_rows(query: Query, args: &RowsArgs, output: &Output) -> Result<(), CliError> {
+    let max = args.limit.max();
+    let page_size = args
+        .page_size
+        .unwrap_or_else(|| max.map_or(50, |m| m.clamp(1, 50) as u32));
+    let query = query.page_size(page_size);
+    // Refuse what cannot be sent before printing anything.
+    query.query_string(Some(1))?;
+    let rows = query
+        .rows::<Record>()
+        .take(max.unwrap_or(usize::MAX))
+        .map_err(rows_error);
+    output.print_stream(rows, None).await
+}
+
+/// Exports a query to a file, with a progress bar on a terminal.
+async fn export(
+    query: Query,
+    format: ExportFormat,
+    file: &Path,
+    output: &Output,
+) -> Result<(), CliError> {
+    query.query_string(None)?;
+    let bar = progress_bar();
+    let shown = bar.clone();
+    let options = ExportOptions::default()
+        .parallel_windows(true)
+        .on_progress(move |progress| {
+            if let Some(total) = progress.total
+                && shown.length() != Some(total)
+            {
+                shown.set_length(total);
+            }
+            shown.set_position(progress.rows);
+            shown.set_message(HumanBytes(progress.bytes).to_string());
+        });
+    let result = query.export_to_file(format, file, options).await;
+    match &result {
+        Ok(_) => bar.finish(),
+        Err(_) => bar.abandon(),
+    }
+    let summary = result.map_err(rows_error)?;
+    let record = Record::from_pairs([
+        ("file", Value::from(file.display().to_string())),
+        ("rows", summary.rows.into()),
+        ("bytes", summary.bytes.into()),
+        ("windows", summary.windows.into()),
+    ]);
+    output.print_one(record, None).await
+}
+
+/// Rows and bytes written, hidden when stderr is not a terminal.
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {human_pos}/{human_len} rows, {msg}, eta {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message("counting the rows");
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn describe(filter: &Filter) -> String {
+        format!("{}__{}", filter.column(), filter.op().name())
+    }
+
+    #[test]
+    fn filters_split_at_the_first_equals_and_the_last_double_underscore() {
+        let filter = parse_filter("a__b__exact=x=y").unwrap();
+        assert_eq!(describe(&filter), "a__b__exact");
+        assert_eq!(filter, Filter::new("a__b", Op::Exact, "x=y"));
+        assert_eq!(
+            parse_filter("code__in=75,69").unwrap(),
+            Filter::list("code", Op::In, ["75", "69"])
+        );
+        assert_eq!(
+            parse_filter("nom__isnull").unwrap(),
+            Filter::new("nom", Op::IsNull, "")
+        );
+        assert_eq!(
+            parse_filter("nom__exact=").unwrap(),
+            Filter::new("nom", Op::Exact, "")
+        );
+    }
+
+    #[test]
+    fn bad_filters_are_usage_errors() {
+        for text in [
+            "nope",
+            "nope=1",
+            "__exact=1",
+            "a__between=1",
+            "a__exact",
+            "a__isnull=x",
+        ] {
+            let error = parse_filter(text).unwrap_err();
+            assert_eq!(error.code, crate::error::EXIT_USAGE, "{text}");
+            assert!(error.hint.is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn sorts_and_aggregates_split_at_the_last_colon() {
+        assert_eq!(parse_sort("a:b:desc").unwrap(), ("a:b".into(), Order::Desc));
+        assert_eq!(parse_sort("score").unwrap(), ("score".into(), Order::Asc));
+        assert!(parse_sort("score:").is_err());
+        assert!(parse_sort(":desc").is_err());
+        assert_eq!(
+            parse_aggregate("score:avg").unwrap(),
+            ("score".into(), Aggregate::Avg)
+        );
+        assert!(parse_aggregate("score").is_err());
+        assert!(parse_aggregate("score:median").is_err());
+    }
+}

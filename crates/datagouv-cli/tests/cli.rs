@@ -1,0 +1,891 @@
+//! End-to-end tests of the `datagouv` binary against the local real servers
+//! (`tests/stack/stack.sh`: udata, api-tabular, PostgREST, PostgreSQL).
+//!
+//! Each test runs the binary with the stack's base URLs and no other
+//! `DATAGOUV_*` setting, and snapshots what it prints (insta), with the
+//! values that change from one stack start to the next — ports, the ids of
+//! seeded objects, timestamps — redacted. Fixture objects from udata's own
+//! fixtures have stable ids and are preferred.
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+
+/// The base URLs, keys and fixture ids of the running local stack.
+struct Stack {
+    vars: BTreeMap<String, String>,
+}
+
+impl Stack {
+    /// Reads the stack's environment; `None` when the tests are asked to
+    /// skip the servers, a panic naming the command when the stack is absent.
+    /// (The same logic as `Stack::from_env` of the workspace tests package.)
+    fn from_env() -> Option<Stack> {
+        let vars: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("DATAGOUV_TEST_"))
+            .collect();
+        if vars.contains_key("DATAGOUV_TEST_UDATA_BASE_URL") {
+            return Some(Stack { vars });
+        }
+        if std::env::var_os("DATAGOUV_SKIP_SERVER_TESTS").is_some() {
+            eprintln!(
+                "skipped: DATAGOUV_SKIP_SERVER_TESTS is set, the real-server tests did not run"
+            );
+            return None;
+        }
+        panic!(
+            "the local server stack is not running: run the tests with \
+             `bash tests/stack/stack.sh run target/stack -- cargo test --workspace` \
+             (or set DATAGOUV_SKIP_SERVER_TESTS=1 to skip these tests)"
+        );
+    }
+
+    /// One variable, without its `DATAGOUV_TEST_` prefix (`RID_TYPES`).
+    fn get(&self, name: &str) -> &str {
+        self.vars
+            .get(&format!("DATAGOUV_TEST_{name}"))
+            .unwrap_or_else(|| panic!("the stack did not export DATAGOUV_TEST_{name}"))
+    }
+
+    /// The binary, pointed at the stack, with no key, no config file and
+    /// no `DATAGOUV_*` setting of the caller's environment.
+    fn cli(&self) -> Command {
+        let mut command = bare_cli();
+        command
+            .env("DATAGOUV_MAIN_URL", self.get("UDATA_BASE_URL"))
+            .env("DATAGOUV_TABULAR_URL", self.get("TABULAR_URL"))
+            .env("DATAGOUV_METRICS_URL", self.get("METRICS_URL"));
+        command
+    }
+
+    /// The binary as the non-admin user (its key in `DATAGOUV_API_KEY`).
+    fn user_cli(&self) -> Command {
+        let mut command = self.cli();
+        command.env("DATAGOUV_API_KEY", self.get("USER_KEY"));
+        command
+    }
+
+    /// Runs the binary with these arguments and renders what happened.
+    fn run(&self, args: &[&str]) -> Run {
+        Run::of(self.cli(), args)
+    }
+
+    /// Runs the binary and snapshots what it did.
+    fn check(&self, name: &str, args: &[&str]) -> Run {
+        let run = self.run(args);
+        self.snapshot(name, &run);
+        run
+    }
+
+    /// Snapshots a run, redacting what changes between stack starts.
+    fn snapshot(&self, name: &str, run: &Run) {
+        let mut settings = insta::Settings::clone_current();
+        settings.set_prepend_module_to_snapshot(false);
+        let mut volatile: Vec<(&String, &String)> = self
+            .vars
+            .iter()
+            .filter(|(k, v)| {
+                (k.ends_with("_ID") || k.ends_with("_URL") || k.ends_with("_KEY")) && v.len() >= 8
+            })
+            .collect();
+        // Longer values first, so that a URL is redacted before its prefix.
+        volatile.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+        for (key, value) in volatile {
+            let name = key.trim_start_matches("DATAGOUV_TEST_");
+            settings.add_filter(&regex_escape(value), format!("[{name}]"));
+        }
+        // Temporary directories (`tempfile`).
+        let temporary = std::env::temp_dir().display().to_string();
+        settings.add_filter(
+            &format!(
+                r"{}/?\.tmp[A-Za-z0-9]+",
+                regex_escape(temporary.trim_end_matches('/'))
+            ),
+            "[TMPDIR]",
+        );
+        settings.add_filter(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
+            "[TIME]",
+        );
+        settings.bind(|| insta::assert_snapshot!(name, run.render()));
+    }
+}
+
+/// Snapshots text as it is.
+fn snapshot_text(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+/// The binary with none of the caller's `DATAGOUV_*` settings and no config file.
+fn bare_cli() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_datagouv"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DATAGOUV_") && !key.starts_with("DATAGOUV_TEST_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("XDG_CONFIG_HOME", "/nonexistent/xdg")
+        .env("HOME", "/nonexistent/home")
+        .env("COLUMNS", "100");
+    command
+}
+
+fn regex_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What one run of the binary did.
+struct Run {
+    args: String,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn of(mut command: Command, args: &[&str]) -> Run {
+        let output = command.args(args).output().expect("the binary runs");
+        Run {
+            args: args.join(" "),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "$ datagouv {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+
+    /// Asserts success and returns stdout.
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "{}", self.render());
+        &self.stdout
+    }
+}
+
+macro_rules! stack {
+    () => {
+        match Stack::from_env() {
+            Some(stack) => stack,
+            None => return,
+        }
+    };
+}
+
+#[test]
+fn help_describes_every_command() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("help_tabular_query", &["tabular", "query", "--help"][..]),
+    ] {
+        let run = Run::of(bare_cli(), args);
+        run.ok();
+        snapshot_text(name, &run.render());
+    }
+}
+
+#[test]
+fn datasets_search_and_show() {
+    let stack = stack!();
+    // The Base Adresse Nationale organization and dataset come from udata's fixtures.
+    stack.check(
+        "datasets_search_organization",
+        &[
+            "datasets",
+            "search",
+            "--organization",
+            "58e555f5c751df205d54e76b",
+            "--fields",
+            "id,slug,organization.name,tags",
+        ],
+    );
+    stack.check(
+        "datasets_search_tags_csv",
+        &[
+            "datasets", "search", "--tag", "ban", "--tag", "adresses", "--csv",
+        ],
+    );
+    stack.check(
+        "datasets_show_table",
+        &[
+            "datasets",
+            "show",
+            "base-adresse-nationale",
+            "--table",
+            "--fields",
+            "id,slug,title,organization.name,license,frequency,tags,resources.title",
+        ],
+    );
+    // A seeded dataset: its ids are redacted.
+    stack.check(
+        "datasets_show_spatial_json",
+        &[
+            "datasets",
+            "show",
+            stack.get("SPATIAL_DATASET_ID"),
+            "--json",
+            "--fields",
+            "id,title,owner.id,license,spatial.granularity,spatial.zones,temporal_coverage",
+        ],
+    );
+}
+
+#[test]
+fn lists_stop_at_the_limit() {
+    let stack = stack!();
+    for (args, lines) in [
+        (
+            &["datasets", "search", "--limit", "3", "--fields", "id"][..],
+            3,
+        ),
+        (
+            &["organizations", "list", "--limit", "2", "--fields", "id"][..],
+            2,
+        ),
+        // CSV: a header line, then the rows.
+        (
+            &["reuses", "list", "--limit", "5", "--csv", "--fields", "id"][..],
+            6,
+        ),
+    ] {
+        let run = stack.run(args);
+        assert_eq!(run.ok().lines().count(), lines, "{}", run.render());
+    }
+    let run = stack.run(&["datasets", "search", "--all", "--fields", "id"]);
+    assert!(run.ok().lines().count() > 15, "{}", run.render());
+}
+
+#[test]
+fn resources_list_and_show() {
+    let stack = stack!();
+    stack.check(
+        "resources_list_table",
+        &[
+            "resources",
+            "list",
+            "demandes-de-valeurs-foncieres",
+            "--table",
+        ],
+    );
+    stack.check(
+        "resources_show",
+        &[
+            "resources",
+            "show",
+            "base-adresse-nationale",
+            "40e010b2-1d37-4180-8dac-f8a34c7737d5",
+            "--fields",
+            "id,title,format,type,url",
+        ],
+    );
+}
+
+#[test]
+fn organizations_reuses_dataservices() {
+    let stack = stack!();
+    stack.check(
+        "organizations_show",
+        &[
+            "organizations",
+            "show",
+            "base-adresse-nationale",
+            "--table",
+            "--fields",
+            "id,slug,name",
+        ],
+    );
+    stack.check(
+        "reuses_show",
+        &[
+            "reuses",
+            "show",
+            "barometre-des-resultats-de-laction-publique",
+            "--fields",
+            "id,title,type,organization.name,datasets.id",
+        ],
+    );
+    // The command's default fields.
+    stack.check(
+        "dataservices_show_csv",
+        &["dataservices", "show", "api-sirene", "--csv"],
+    );
+    let run = stack.run(&["dataservices", "list", "--all", "--fields", "slug"]);
+    let mut slugs: Vec<&str> = run.ok().lines().collect();
+    slugs.sort();
+    snapshot_text("dataservices_list_slugs", &slugs.join("\n"));
+}
+
+#[test]
+fn users_me_and_discussions() {
+    let stack = stack!();
+    stack.check(
+        "users_show",
+        &[
+            "users",
+            "show",
+            stack.get("USER_ID"),
+            "--fields",
+            "id,slug,first_name,last_name",
+        ],
+    );
+    let run = Run::of(
+        stack.user_cli(),
+        &[
+            "me",
+            "--json",
+            "--fields",
+            "id,slug,email,organizations.name",
+        ],
+    );
+    stack.snapshot("me_with_user_key", &run);
+    stack.check(
+        "discussions_list_for_dataset",
+        &[
+            "discussions",
+            "list",
+            "--for",
+            "5530fbacc751df5ff937dddb",
+            "--all",
+            "--fields",
+            "id,title,subject.class",
+        ],
+    );
+    stack.check(
+        "discussions_show",
+        &[
+            "discussions",
+            "show",
+            "660e7c24b50e8385cd601e8d",
+            "--fields",
+            "title,subject.id,discussion.posted_by.slug",
+            "--table",
+        ],
+    );
+}
+
+#[test]
+fn tabular_info_profile_query() {
+    let stack = stack!();
+    let rid = stack.get("RID_TYPES");
+    stack.check(
+        "tabular_info",
+        &["tabular", "info", rid, "--fields", "created_at,url"],
+    );
+    stack.check(
+        "tabular_profile_table",
+        &["tabular", "profile", rid, "--table"],
+    );
+    // `__` inside a column name, `=` and `,` inside values, a list operator.
+    stack.check(
+        "tabular_query_filters_table",
+        &[
+            "tabular",
+            "query",
+            rid,
+            "--filter",
+            "a__b__less=12",
+            "--filter",
+            "entier__isnotnull",
+            "--filter",
+            "élément__in=a&b,x,y,k=v",
+            "--sort",
+            "entier:desc",
+            "--columns",
+            "__id,nom complet,élément,entier,a__b",
+            "--table",
+        ],
+    );
+    stack.check(
+        "tabular_query_value_with_equals_json",
+        &[
+            "tabular",
+            "query",
+            rid,
+            "--filter",
+            "élément__exact=k=v",
+            "--json",
+        ],
+    );
+    stack.check(
+        "tabular_query_paged_csv",
+        &[
+            "tabular",
+            "query",
+            rid,
+            "--sort",
+            "__id:asc",
+            "--limit",
+            "7",
+            "--page-size",
+            "3",
+            "--csv",
+            "--fields",
+            "__id,avg.views,say \"hi\"",
+        ],
+    );
+    stack.check(
+        "tabular_query_aggregate_csv",
+        &[
+            "tabular",
+            "query",
+            stack.get("RID_INDEXED"),
+            "--groupby",
+            "categorie",
+            "--agg",
+            "score:avg",
+            "--sort",
+            "categorie:asc",
+            "--csv",
+        ],
+    );
+}
+
+#[test]
+fn tabular_export_writes_the_file() {
+    let stack = stack!();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.csv");
+    // No progress bar when stderr is not a terminal.
+    stack.check(
+        "tabular_export_big",
+        &[
+            "tabular",
+            "export",
+            stack.get("RID_BIG"),
+            file.to_str().unwrap(),
+            "--jsonl",
+            "--fields",
+            "rows,windows",
+        ],
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 200_001);
+    assert!(text.starts_with("__id,"), "{}", &text[..80]);
+
+    // `.json`: a JSON array.
+    let file = dir.path().join("negative.json");
+    let run = stack.run(&[
+        "tabular",
+        "export",
+        stack.get("RID_TYPES"),
+        file.to_str().unwrap(),
+        "--filter",
+        "entier__strictly_less=-40",
+        "--columns",
+        "__id,entier",
+    ]);
+    run.ok();
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    snapshot_text(
+        "tabular_export_json_file",
+        &serde_json::to_string_pretty(&rows).unwrap(),
+    );
+}
+
+#[test]
+fn metrics_query_and_export() {
+    let stack = stack!();
+    stack.check(
+        "metrics_query_table",
+        &[
+            "metrics",
+            "query",
+            "datasets",
+            "--filter",
+            "dataset_id__exact=d00000000000000000000003",
+            "--filter",
+            "metric_month__less=2022-04",
+            "--sort",
+            "metric_month:asc",
+            "--table",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.csv");
+    stack.check(
+        "metrics_export",
+        &[
+            "metrics",
+            "export",
+            "site",
+            file.to_str().unwrap(),
+            "--filter",
+            "metric_month__exact=2022-01",
+            "--fields",
+            "rows,windows",
+        ],
+    );
+    snapshot_text(
+        "metrics_export_file",
+        &std::fs::read_to_string(&file).unwrap(),
+    );
+}
+
+#[test]
+fn api_raw_requests() {
+    let stack = stack!();
+    stack.check(
+        "api_get_fields",
+        &[
+            "api",
+            "get",
+            "/datasets/base-adresse-nationale/",
+            "--fields",
+            "id,slug,organization.slug",
+        ],
+    );
+    stack.check(
+        "api_get_page_jsonl",
+        &[
+            "api",
+            "get",
+            "/datasets/?tag=ban",
+            "--jsonl",
+            "--fields",
+            "slug",
+        ],
+    );
+
+    // A private dataset of the non-admin user, made and deleted again: it
+    // shows in no public list meanwhile.
+    let body = r#"{"title": "Jeu créé par datagouv-cli", "description": "Test de la CLI.", "private": true}"#;
+    let created = Run::of(
+        stack.user_cli(),
+        &[
+            "api",
+            "post",
+            "/datasets/",
+            "--data",
+            body,
+            "--fields",
+            "id",
+        ],
+    );
+    let id: serde_json::Value = serde_json::from_str(created.ok()).unwrap();
+    let id = id["id"].as_str().unwrap().to_owned();
+    let mut from_stdin = stack.user_cli();
+    from_stdin.write_stdin(r#"{"title": "Jeu renommé par datagouv-cli"}"#);
+    let path = format!("/datasets/{id}/");
+    let mut renamed = Run::of(
+        from_stdin,
+        &[
+            "api",
+            "put",
+            &path,
+            "--data",
+            "@-",
+            "--fields",
+            "title,private",
+        ],
+    );
+    renamed.args = renamed.args.replace(&id, "[NEW_DATASET_ID]");
+    stack.snapshot("api_put_from_stdin", &renamed);
+    let deleted = Run::of(stack.user_cli(), &["api", "delete", &path]);
+    assert_eq!(deleted.ok(), "", "{}", deleted.render());
+    let gone = stack.run(&["api", "get", &path]);
+    assert_eq!(gone.code, 3, "{}", gone.render());
+}
+
+#[test]
+fn exit_codes_and_hints() {
+    let stack = stack!();
+    let types = stack.get("RID_TYPES");
+    let cases: &[(&str, &[&str], i32)] = &[
+        (
+            "error_unknown_dataset",
+            &["datasets", "show", "no-such-dataset"],
+            3,
+        ),
+        (
+            "error_unknown_rid",
+            &["tabular", "info", stack.get("RID_UNKNOWN")],
+            3,
+        ),
+        (
+            "error_deleted_rid",
+            &["tabular", "profile", stack.get("RID_DELETED")],
+            3,
+        ),
+        ("error_me_without_key", &["me"], 4),
+        (
+            "error_bad_filter",
+            &["tabular", "query", types, "--filter", "nope"],
+            2,
+        ),
+        (
+            "error_bad_operator",
+            &["metrics", "query", "site", "--filter", "visit__between=1"],
+            2,
+        ),
+        (
+            "error_page_size_zero",
+            &["tabular", "query", types, "--page-size", "0"],
+            2,
+        ),
+        ("error_bad_uuid", &["tabular", "query", "not-a-uuid"], 2),
+        (
+            "error_bad_json_body",
+            &["api", "post", "/datasets/", "--data", "{title"],
+            2,
+        ),
+        (
+            "error_unknown_column",
+            &["tabular", "query", types, "--filter", "nope__exact=1"],
+            2,
+        ),
+        (
+            "error_two_formats",
+            &["tabular", "query", types, "--json", "--csv"],
+            2,
+        ),
+    ];
+    for (name, args, code) in cases {
+        let run = stack.check(name, args);
+        assert_eq!(run.code, *code, "{}", run.render());
+        assert!(run.stderr.starts_with("error: "), "{}", run.render());
+    }
+    // A non-admin key on an admin endpoint.
+    let run = Run::of(stack.user_cli(), &["api", "get", "/workers/jobs/"]);
+    assert_eq!(run.code, 4, "{}", run.render());
+    stack.snapshot("error_user_key_on_admin_endpoint", &run);
+}
+
+#[test]
+fn auth_status_says_where_each_value_comes_from_never_the_key() {
+    let stack = stack!();
+    let key = stack.get("USER_KEY");
+    let run = Run::of(
+        stack.user_cli(),
+        &[
+            "auth",
+            "status",
+            "--tabular-url",
+            "http://localhost:9/",
+            "--env",
+            "demo",
+            "--csv",
+        ],
+    );
+    assert!(!run.stdout.contains(key) && !run.stderr.contains(key));
+    stack.snapshot("auth_status_env_and_flags", &run);
+
+    let run = Run::of(bare_cli(), &["auth", "status", "--api-key", key, "--csv"]);
+    assert!(!run.stdout.contains(key) && !run.stderr.contains(key));
+    stack.snapshot("auth_status_defaults_and_key_flag", &run);
+}
+
+#[cfg(unix)]
+#[test]
+fn config_init_writes_an_owner_only_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let stack = stack!();
+    let home = tempfile::tempdir().unwrap();
+    let key = stack.get("USER_KEY");
+    let with_home = || {
+        let mut cli = bare_cli();
+        cli.env("XDG_CONFIG_HOME", home.path());
+        cli
+    };
+    let run = Run::of(
+        with_home(),
+        &[
+            "config",
+            "init",
+            "--api-key",
+            key,
+            "--main-url",
+            stack.get("UDATA_BASE_URL"),
+            "--tabular-url",
+            stack.get("TABULAR_URL"),
+        ],
+    );
+    run.ok();
+    let path = home.path().join("datagouv").join("config.toml");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "the config file must be owner-only");
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    assert!(!run.stdout.contains(key) && !run.stderr.contains(key));
+
+    // The file is used: the key reaches the server, the status says where from.
+    let me = Run::of(with_home(), &["me", "--fields", "slug"]);
+    assert_eq!(me.ok(), "{\"slug\":\"stack-user\"}\n");
+    let mut status = Run::of(with_home(), &["auth", "status", "--csv"]);
+    assert!(!status.stdout.contains(key));
+    status.stdout = status
+        .stdout
+        .replace(&path.display().to_string(), "[CONFIG_FILE]");
+    stack.snapshot("auth_status_config_file", &status);
+
+    // A variable wins over the file, a flag over both.
+    let mut cli = with_home();
+    cli.env("DATAGOUV_MAIN_URL", "http://localhost:8/");
+    let run = Run::of(
+        cli,
+        &[
+            "auth",
+            "status",
+            "--csv",
+            "--tabular-url",
+            "http://localhost:9/",
+        ],
+    );
+    let out = run.ok();
+    assert!(
+        out.contains("main_url,http://localhost:8/,variable DATAGOUV_MAIN_URL"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tabular_url,http://localhost:9/,flag --tabular-url"),
+        "{out}"
+    );
+    assert!(out.contains("api_key,set,config file"), "{out}");
+
+    // Not replaced without --force.
+    let again = Run::of(with_home(), &["config", "init", "--env", "demo"]);
+    assert_eq!(again.code, 2, "{}", again.render());
+    assert!(again.stderr.contains("--force"), "{}", again.render());
+    let forced = Run::of(with_home(), &["config", "init", "--env", "demo", "--force"]);
+    forced.ok();
+    assert_eq!(mode(&path), 0o600);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("env = \"demo\"") && text.contains("api_key"),
+        "{text}"
+    );
+
+    // A file others can read is used, with a warning.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warned = Run::of(with_home(), &["auth", "status"]);
+    assert!(warned.stderr.contains("chmod 600"), "{}", warned.render());
+}
+
+#[test]
+fn output_formats_of_one_query() {
+    let stack = stack!();
+    let rid = stack.get("RID_TYPES");
+    let base = [
+        "tabular",
+        "query",
+        rid,
+        "--filter",
+        "entier__exact=24",
+        "--columns",
+        "__id,nom complet,données",
+    ];
+    for (name, format) in [
+        ("format_default_piped", None),
+        ("format_json", Some("--json")),
+        ("format_jsonl", Some("--jsonl")),
+        ("format_csv", Some("--csv")),
+        ("format_table", Some("--table")),
+    ] {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(format);
+        stack.check(name, &args).ok();
+    }
+}
+
+#[test]
+fn datasets_create_update_delete_and_resource_files() {
+    let stack = stack!();
+    let org = stack.get("USER_ORG_ID");
+    let dir = tempfile::tempdir().unwrap();
+    let run_json = |args: &[&str]| -> serde_json::Value {
+        let run = Run::of(stack.user_cli(), args);
+        serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.render()))
+    };
+
+    let created = run_json(&[
+        "datasets",
+        "create",
+        "Jeu de la CLI",
+        "--description",
+        "Créé par la CLI.",
+        "--organization",
+        org,
+        "--tag",
+        "cli-test",
+        "--license",
+        "lov2",
+        "--json",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["private"], true, "a draft is private");
+
+    let source = dir.path().join("donnees.csv");
+    let content: String = (0..5000).map(|i| format!("{i};valeur {i}\n")).collect();
+    std::fs::write(&source, &content).unwrap();
+    let source_text = source.display().to_string();
+    let uploaded = run_json(&[
+        "resources",
+        "upload",
+        &id,
+        &source_text,
+        "--chunk-size",
+        "65536",
+        "--json",
+    ]);
+    let rid = uploaded["id"].as_str().unwrap().to_owned();
+    assert_eq!(uploaded["filesize"], content.len() as u64);
+
+    let target = dir.path().join("copie.csv");
+    let target_text = target.display().to_string();
+    let downloaded = run_json(&["resources", "download", &rid, &target_text, "--json"]);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), content);
+    assert!(
+        downloaded["verified"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sha1 "),
+        "{downloaded}"
+    );
+
+    let updated = run_json(&[
+        "datasets",
+        "update",
+        &id,
+        "--set",
+        "private=false",
+        "--set",
+        "description=Publié.",
+        "--json",
+    ]);
+    assert_eq!(
+        (updated["private"].clone(), updated["description"].clone()),
+        (false.into(), "Publié.".into())
+    );
+
+    let bad = stack.run(&["datasets", "update", &id, "--set", "nothing"]);
+    assert_eq!(bad.code, 2, "{}", bad.render());
+    let anonymous = stack.run(&["datasets", "delete", &id]);
+    assert_eq!(
+        anonymous.code,
+        2,
+        "a write without a key is refused before sending: {}",
+        anonymous.render()
+    );
+    assert!(
+        anonymous.render().contains("DATAGOUV_API_KEY"),
+        "{}",
+        anonymous.render()
+    );
+
+    let deleted = Run::of(stack.user_cli(), &["datasets", "delete", &id, "--json"]);
+    assert_eq!(deleted.code, 0, "{}", deleted.render());
+    let gone = stack.run(&["datasets", "show", &id]);
+    assert_eq!(gone.code, 3, "{}", gone.render());
+}
