@@ -25,6 +25,10 @@ pub enum Action {
     ForwardThenReset(SocketAddr),
     /// Announce this many bytes of body, send `body` (fewer), and close.
     Truncated(u64, String),
+    /// Reset the connection before reading anything (logged with method `-`).
+    ResetBeforeReading,
+    /// Send the head and `body`'s first half, wait this long, then the rest.
+    Slow(std::time::Duration, String),
 }
 
 /// One request as received.
@@ -97,6 +101,24 @@ impl FaultServer {
 
 async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>, script: Vec<Action>) {
     loop {
+        {
+            let mut log = log.lock().unwrap();
+            if matches!(
+                script[log.len().min(script.len() - 1)],
+                Action::ResetBeforeReading
+            ) {
+                log.push(Received {
+                    method: "-".into(),
+                    path: String::new(),
+                    headers: Vec::new(),
+                    raw: Vec::new(),
+                });
+                drop(log);
+                #[allow(deprecated)]
+                let _ = stream.set_linger(Some(std::time::Duration::ZERO));
+                return;
+            }
+        }
         let Some(request) = read_request(&mut stream).await else {
             return;
         };
@@ -112,6 +134,18 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>, script: Ve
                 #[allow(deprecated)]
                 let _ = stream.set_linger(Some(std::time::Duration::ZERO));
                 return;
+            }
+            Action::ResetBeforeReading => return,
+            Action::Slow(delay, body) => {
+                let half = body.len() / 2;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: application/json\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body.as_bytes()[..half]).await;
+                tokio::time::sleep(delay).await;
+                let _ = stream.write_all(&body.as_bytes()[half..]).await;
             }
             Action::Truncated(declared, body) => {
                 let answer = format!(

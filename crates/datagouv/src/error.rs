@@ -137,7 +137,11 @@ impl Error {
             Ok(body) => body,
             Err(error) => return Error::Transport(error),
         };
-        let (message, field_errors) = parse_error_body(&body);
+        let (mut message, field_errors) = parse_error_body(&body);
+        if status.is_redirection() {
+            message =
+                "too many redirects (more than 10), or a redirect the SDK cannot follow".into();
+        }
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Error::RateLimited {
                 url,

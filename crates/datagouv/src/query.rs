@@ -860,6 +860,73 @@ impl Client {
 }
 
 #[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn query() -> Query {
+        Client::builder()
+            .build()
+            .unwrap()
+            .tabular_resource("10000000-0000-4000-8000-000000000001")
+            .unwrap()
+    }
+
+    const OPS: [Op; 8] = [
+        Op::Exact,
+        Op::Differs,
+        Op::Less,
+        Op::Greater,
+        Op::StrictlyLess,
+        Op::StrictlyGreater,
+        Op::Contains,
+        Op::NotContains,
+    ];
+
+    proptest! {
+        /// Any column name and any value reach the server as exactly one
+        /// `column__op=value` item, decoded back to what was asked, or are
+        /// refused with a reason: never another item, never a changed value.
+        #[test]
+        fn filters_round_trip_or_are_refused(column in "\\PC{1,30}", value in "\\PC{0,40}", op in 0usize..8) {
+            let op = OPS[op];
+            match query().filter(column.clone(), op, value.clone()).query_string(None) {
+                Ok(text) => {
+                    let items: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
+                    prop_assert_eq!(items, vec![(format!("{column}__{}", op.name()), value)]);
+                }
+                Err(Error::InvalidInput(reason)) => prop_assert!(!reason.is_empty()),
+                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+            }
+        }
+
+        /// Lists: every value comes back, in order, and nothing else is added.
+        #[test]
+        fn lists_round_trip_or_are_refused(values in proptest::collection::vec("[^\"]{1,12}", 1..6)) {
+            if let Ok(text) = query().with_filter(Filter::list("c", Op::In, values.clone())).query_string(None) {
+                let items: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
+                prop_assert_eq!(items.len(), 1);
+                let expected: Vec<String> = values.iter().map(|v| if v.contains(',') { format!("\"{v}\"") } else { v.clone() }).collect();
+                prop_assert_eq!(&items[0].1, &expected.join(","));
+            }
+        }
+
+        /// Values inside or/and groups are quoted; what cannot be quoted is refused.
+        #[test]
+        fn group_values_are_quoted_or_refused(value in "\\PC{1,20}") {
+            let group = Condition::Or(vec![Filter::new("a", Op::Exact, value.clone()).into(), Filter::new("b", Op::IsNull, "").into()]);
+            match query().group(group).query_string(None) {
+                Ok(text) => {
+                    let items: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
+                    prop_assert_eq!(items, vec![("or".to_owned(), format!("(a__exact.\"{value}\",b__isnull)"))]);
+                }
+                Err(_) => prop_assert!(value.contains(['"', ','])),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
