@@ -495,10 +495,12 @@ mod tests {
     fn records_keep_the_order_of_their_keys() {
         let record = Record::from_json(r#"{"z": 1, "a": 2, "m": {"y": 1, "b": 2}}"#).unwrap();
         assert_eq!(record.keys().collect::<Vec<_>>(), ["z", "a", "m"]);
-        assert_eq!(
-            serde_json::to_string(&record).unwrap(),
-            r#"{"z":1,"a":2,"m":{"b":2,"y":1}}"#
-        );
+        // Nested objects keep serde_json's own order, which depends on its
+        // `preserve_order` feature (on in a workspace build with the xtask).
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(text.starts_with(r#"{"z":1,"a":2,"m":"#), "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value, json!({"z": 1, "a": 2, "m": {"y": 1, "b": 2}}));
     }
 
     #[test]
