@@ -32,14 +32,6 @@ fn client_for(main_url: &str) -> Client {
         .unwrap()
 }
 
-fn json(status: u16, body: &str) -> Action {
-    Action::Respond(
-        status,
-        vec![("content-type", "application/json".into())],
-        body.into(),
-    )
-}
-
 const EMPTY_SITE: &str = r#"{"id": "site", "title": "data.gouv.fr"}"#;
 
 /// Streams a list of the real udata with `Paginator`, counting the pages
@@ -115,7 +107,7 @@ async fn every_page_of_the_real_lists_is_streamed_once() {
 async fn a_get_is_retried_after_429_with_retry_after() {
     let server = FaultServer::start(vec![
         Action::Respond(429, vec![("retry-after", "1".into())], String::new()),
-        json(200, EMPTY_SITE),
+        Action::json(200, EMPTY_SITE),
     ])
     .await;
     let client = client_for(&server.url());
@@ -132,9 +124,9 @@ async fn a_get_is_retried_after_429_with_retry_after() {
 #[tokio::test]
 async fn a_get_is_retried_after_503_and_a_reset_connection() {
     let server = FaultServer::start(vec![
-        json(503, r#"{"message": "busy"}"#),
+        Action::json(503, r#"{"message": "busy"}"#),
         Action::Reset,
-        json(200, EMPTY_SITE),
+        Action::json(200, EMPTY_SITE),
     ])
     .await;
     let client = client_for(&server.url());
@@ -146,11 +138,12 @@ async fn a_get_is_retried_after_503_and_a_reset_connection() {
 #[tokio::test]
 async fn a_post_is_never_sent_twice() {
     for fault in [
-        json(503, r#"{"message": "busy"}"#),
+        Action::json(503, r#"{"message": "busy"}"#),
         Action::Reset,
         Action::Respond(429, vec![("retry-after", "0".into())], String::new()),
     ] {
-        let server = FaultServer::start(vec![fault.clone(), json(201, r#"{"id": "x"}"#)]).await;
+        let server =
+            FaultServer::start(vec![fault.clone(), Action::json(201, r#"{"id": "x"}"#)]).await;
         let client = client_for(&server.url());
         let body: datagouv::main_api::v1::types::DiscussionStart =
             serde_json::from_value(serde_json::json!({
@@ -175,7 +168,11 @@ async fn a_post_is_never_sent_twice() {
 
 #[tokio::test]
 async fn errors_carry_status_and_message() {
-    let server = FaultServer::start(vec![json(404, r#"{"message": "Dataset not found"}"#)]).await;
+    let server = FaultServer::start(vec![Action::json(
+        404,
+        r#"{"message": "Dataset not found"}"#,
+    )])
+    .await;
     let client = client_for(&server.url());
     let error = client
         .main()
@@ -196,7 +193,7 @@ async fn errors_carry_status_and_message() {
 
 #[tokio::test]
 async fn a_write_without_a_key_fails_before_any_request() {
-    let server = FaultServer::start(vec![json(201, "{}")]).await;
+    let server = FaultServer::start(vec![Action::json(201, "{}")]).await;
     let client = Client::builder().main_url(server.url()).build().unwrap();
     let error = client
         .main()

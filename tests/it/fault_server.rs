@@ -31,6 +31,17 @@ pub enum Action {
     Slow(std::time::Duration, String),
 }
 
+impl Action {
+    /// A JSON answer with this status.
+    pub fn json(status: u16, body: &str) -> Action {
+        Action::Respond(
+            status,
+            vec![("content-type", "application/json".into())],
+            body.into(),
+        )
+    }
+}
+
 /// One request as received.
 #[derive(Clone, Debug)]
 pub struct Received {

@@ -10,14 +10,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SITE: &str = r#"{"id": "site", "title": "data.gouv.fr"}"#;
 
-fn json(status: u16, body: &str) -> Action {
-    Action::Respond(
-        status,
-        vec![("content-type", "application/json".into())],
-        body.into(),
-    )
-}
-
 /// The faults, each as the script the server plays (then a success).
 fn faults() -> Vec<(&'static str, Vec<Action>)> {
     let reset_at = SystemTime::now()
@@ -29,19 +21,19 @@ fn faults() -> Vec<(&'static str, Vec<Action>)> {
     vec![
         (
             "500 Internal Server Error",
-            vec![json(500, r#"{"message": "Internal Server Error"}"#)],
+            vec![Action::json(500, r#"{"message": "Internal Server Error"}"#)],
         ),
         (
             "502 Bad Gateway",
-            vec![json(502, r#"{"message": "bad gateway"}"#)],
+            vec![Action::json(502, r#"{"message": "bad gateway"}"#)],
         ),
         (
             "503 Service Unavailable",
-            vec![json(503, r#"{"message": "busy"}"#)],
+            vec![Action::json(503, r#"{"message": "busy"}"#)],
         ),
         (
             "504 Gateway Timeout",
-            vec![json(504, r#"{"message": "timeout"}"#)],
+            vec![Action::json(504, r#"{"message": "timeout"}"#)],
         ),
         (
             "429 with Retry-After: 1",
@@ -89,13 +81,19 @@ fn faults() -> Vec<(&'static str, Vec<Action>)> {
         ),
         (
             "malformed JSON (200)",
-            vec![json(200, r#"{"id": "site", "title": "#)],
+            vec![Action::json(200, r#"{"id": "site", "title": "#)],
         ),
         (
             "410 Gone",
-            vec![json(410, r#"{"message": "Dataset has been deleted"}"#)],
+            vec![Action::json(
+                410,
+                r#"{"message": "Dataset has been deleted"}"#,
+            )],
         ),
-        ("423 Locked", vec![json(423, r#"{"message": "locked"}"#)]),
+        (
+            "423 Locked",
+            vec![Action::json(423, r#"{"message": "locked"}"#)],
+        ),
         (
             "redirect loop",
             vec![Action::Respond(
@@ -144,7 +142,7 @@ fn outcome<T>(result: &Result<T, Error>) -> String {
 async fn read(script: Vec<Action>, recover: bool) -> (usize, String) {
     let mut script = script;
     if recover {
-        script.push(json(200, SITE));
+        script.push(Action::json(200, SITE));
     }
     let server = FaultServer::start(script).await;
     let result = client(&server.url()).main().get_site().send().value().await;

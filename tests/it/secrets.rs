@@ -37,23 +37,16 @@ async fn the_key_never_appears_in_traces_errors_or_debug_output() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let elsewhere = FaultServer::start(vec![Action::Respond(200, vec![], "file".into())]).await;
-    let json = |status: u16, body: &str| {
-        Action::Respond(
-            status,
-            vec![("content-type", "application/json".into())],
-            body.into(),
-        )
-    };
     let server = FaultServer::start(vec![
-        json(503, r#"{"message": "busy"}"#),
-        json(200, r#"{"id": "site"}"#),
-        json(404, r#"{"message": "not found"}"#),
+        Action::json(503, r#"{"message": "busy"}"#),
+        Action::json(200, r#"{"id": "site"}"#),
+        Action::json(404, r#"{"message": "not found"}"#),
         Action::Respond(
             302,
             vec![("location", format!("{}/file", elsewhere.url()))],
             String::new(),
         ),
-        json(200, r#"{"id": "site", "title": "#),
+        Action::json(200, r#"{"id": "site", "title": "#),
     ])
     .await;
     let retries = RetryPolicy {

@@ -50,6 +50,17 @@ pub enum Outcome<'a> {
     TransportFailed,
 }
 
+impl<'a> Outcome<'a> {
+    /// Classifies the result of sending a request.
+    pub fn of(result: &'a reqwest::Result<reqwest::Response>) -> Outcome<'a> {
+        match result {
+            Ok(response) => Outcome::Response(response.status(), response.headers()),
+            Err(error) if error.is_connect() => Outcome::ConnectFailed,
+            Err(_) => Outcome::TransportFailed,
+        }
+    }
+}
+
 /// The decision for one attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -102,6 +113,30 @@ impl RetryPolicy {
         jitter: f64,
     ) -> Decision {
         self.decide_with(true, outcome, attempt, elapsed, now, jitter)
+    }
+
+    /// The decision for a live attempt: the outcome of `result`, the clock
+    /// since `started`, a random jitter. `resend_is_safe` marks a request
+    /// that may be repeated whatever its method.
+    pub(crate) fn decide_live(
+        &self,
+        method: &Method,
+        resend_is_safe: bool,
+        result: &reqwest::Result<reqwest::Response>,
+        attempt: u32,
+        started: std::time::Instant,
+    ) -> Decision {
+        let (outcome, elapsed, now, jitter) = (
+            Outcome::of(result),
+            started.elapsed(),
+            SystemTime::now(),
+            fastrand::f64(),
+        );
+        if resend_is_safe {
+            self.decide_resend(outcome, attempt, elapsed, now, jitter)
+        } else {
+            self.decide(method, outcome, attempt, elapsed, now, jitter)
+        }
     }
 
     fn decide_with(

@@ -18,7 +18,7 @@ use tracing::Instrument;
 use crate::{
     config::ApiKey,
     rate_limit::RateLimit,
-    retry::{Decision, Outcome, RetryPolicy},
+    retry::{Decision, RetryPolicy},
 };
 
 /// The header udata reads the API key from.
@@ -168,27 +168,18 @@ impl DatagouvTransport {
                 let span = tracing::Span::current();
                 span.record("attempt", attempt);
                 span.record("duration_ms", started.elapsed().as_millis() as u64);
-                let outcome = match &result {
-                    Ok(response) => {
-                        span.record("status", response.status().as_u16());
-                        if let Some(state) =
-                            RateLimit::from_headers(response.headers(), SystemTime::now())
-                        {
-                            *self.shared.rate_limit.lock().expect("rate-limit lock") = Some(state);
-                        }
-                        Outcome::Response(response.status(), response.headers())
+                if let Ok(response) = &result {
+                    span.record("status", response.status().as_u16());
+                    if let Some(state) =
+                        RateLimit::from_headers(response.headers(), SystemTime::now())
+                    {
+                        *self.shared.rate_limit.lock().expect("rate-limit lock") = Some(state);
                     }
-                    Err(error) if error.is_connect() => Outcome::ConnectFailed,
-                    Err(_) => Outcome::TransportFailed,
-                };
-                let decision = self.shared.retry.decide(
-                    &method,
-                    outcome,
-                    attempt,
-                    started.elapsed(),
-                    SystemTime::now(),
-                    fastrand::f64(),
-                );
+                }
+                let decision = self
+                    .shared
+                    .retry
+                    .decide_live(&method, false, &result, attempt, started);
                 match (decision, spare) {
                     (Decision::RetryAfter(wait), Some(next)) => {
                         tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");

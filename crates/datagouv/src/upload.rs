@@ -18,15 +18,11 @@ use reqwest::{
 use serde::de::DeserializeOwned;
 use std::{
     path::{Path, PathBuf},
-    time::{Instant, SystemTime},
+    time::Instant,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::{
-    Client, Error,
-    error::excerpt,
-    retry::{Decision, Outcome},
-};
+use crate::{Client, Error, error::excerpt, retry::Decision};
 
 /// Where a resource file goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -385,30 +381,9 @@ impl Client {
                 .transport()
                 .send_following(self.http_client(), request)
                 .await;
-            let outcome = match &result {
-                Ok(response) => Outcome::Response(response.status(), response.headers()),
-                Err(error) if error.is_connect() => Outcome::ConnectFailed,
-                Err(_) => Outcome::TransportFailed,
-            };
-            let policy = self.retry_policy();
-            let decision = if resend_is_safe {
-                policy.decide_resend(
-                    outcome,
-                    attempt,
-                    started.elapsed(),
-                    SystemTime::now(),
-                    fastrand::f64(),
-                )
-            } else {
-                policy.decide(
-                    &method,
-                    outcome,
-                    attempt,
-                    started.elapsed(),
-                    SystemTime::now(),
-                    fastrand::f64(),
-                )
-            };
+            let decision =
+                self.retry_policy()
+                    .decide_live(&method, resend_is_safe, &result, attempt, started);
             match (decision, result) {
                 (Decision::RetryAfter(wait), _) => {
                     tokio::time::sleep(wait).await;
