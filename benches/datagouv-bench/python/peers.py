@@ -1,0 +1,167 @@
+"""The Python peers of the benchmark, one scenario per run, against the bench server.
+
+    python peers.py client   list|download|upload URL [--out FILE] [--file FILE]
+    python peers.py requests list|export|download|upload URL [--out FILE] [--file FILE]
+
+`client` is the official Python client, datagouv-client 0.5.1, used through its public
+API as its README shows (`Client.get_all_from_api_query`, `Resource.download`,
+`Client.create_static_resource`); its base URL, fixed to production, is pointed at
+the bench server. It has no CSV export (its Tabular support is `Resource.rows()`,
+JSON pages of rows, with the production Tabular URL fixed), so that scenario
+exits with status 3 ("not supported").
+
+`requests` is a plain loop as in the APIs' own examples: `requests.get` page after
+page following `next_page`; `stream=True` and `iter_content(8192)` for files; the
+export in `__id` windows of 50,000 rows (the Tabular API refuses more in one
+answer), the header kept once; `files={"file": ...}` for an upload.
+
+Prints `seconds=… peak_rss_mb=…` and what was moved.
+"""
+
+import argparse
+import resource
+import sys
+import time
+
+DATASET = "b00000000000000000000001"
+RESOURCE = "b0000000-0000-4000-8000-000000000001"
+API_KEY = "bench-api-key"
+EXPORT_CAP = 50_000
+
+
+def client_list(url, args):
+    from datagouv import Client
+
+    client = Client("www", verbose=False)
+    client.base_url = url
+    items = resources = 0
+    for dataset in client.get_all_from_api_query("api/1/datasets/?page_size=100"):
+        items += 1
+        resources += len(dataset["resources"])
+    return f"items={items} resources={resources}"
+
+
+def client_download(url, args):
+    from datagouv import Client, Resource
+
+    client = Client("www", verbose=False)
+    client.base_url = url
+    big = Resource(
+        "b2000000-0000-4000-8000-000000000001",
+        dataset_id=DATASET,
+        _client=client,
+        _from_response={"url": f"{url}/files/big.bin", "title": "big.bin", "format": "bin"},
+    )
+    path = big.download(args.out)
+    return f"bytes={path.stat().st_size}"
+
+
+def client_upload(url, args):
+    from datagouv import Client
+
+    client = Client("www", api_key=API_KEY, verbose=False)
+    client.base_url = url
+    created = client.create_static_resource(
+        file_to_upload=args.file, payload={"title": "big.bin"}, dataset_id=DATASET
+    )
+    return f"bytes={created.filesize}"
+
+
+def requests_list(url, args):
+    import requests
+
+    items = resources = 0
+    next_url = f"{url}/api/1/datasets/?page_size=100"
+    while next_url:
+        r = requests.get(next_url)
+        r.raise_for_status()
+        page = r.json()
+        for dataset in page["data"]:
+            items += 1
+            resources += len(dataset["resources"])
+        next_url = page["next_page"]
+    return f"items={items} resources={resources}"
+
+
+def requests_export(url, args):
+    import requests
+
+    base = f"{url}/api/resources/{RESOURCE}"
+    edge = lambda order: requests.get(  # noqa: E731
+        f"{base}/data/", params={"__id__sort": order, "page_size": 1}
+    ).json()["data"][0]["__id"]
+    low, high = edge("asc"), edge("desc")
+    written = 0
+    with open(args.out, "wb") as out:
+        for start in range(low, high + 1, EXPORT_CAP):
+            window = {"__id__greater": start, "__id__less": min(start + EXPORT_CAP - 1, high)}
+            with requests.get(f"{base}/data/csv/", params=window, stream=True) as r:
+                r.raise_for_status()
+                header_seen = start == low
+                for chunk in r.iter_content(chunk_size=8192):
+                    if not header_seen:
+                        newline = chunk.find(b"\n")
+                        if newline < 0:
+                            continue
+                        chunk, header_seen = chunk[newline + 1 :], True
+                    written += out.write(chunk)
+    return f"bytes={written}"
+
+
+def requests_download(url, args):
+    import requests
+
+    written = 0
+    with requests.get(f"{url}/files/big.bin", stream=True) as r:
+        r.raise_for_status()
+        with open(args.out, "wb") as out:
+            for chunk in r.iter_content(chunk_size=8192):
+                written += out.write(chunk)
+    return f"bytes={written}"
+
+
+def requests_upload(url, args):
+    import requests
+
+    with open(args.file, "rb") as f:
+        r = requests.post(
+            f"{url}/api/1/datasets/{DATASET}/upload/",
+            files={"file": f},
+            headers={"X-API-KEY": API_KEY},
+        )
+    r.raise_for_status()
+    return f"bytes={r.json()['filesize']}"
+
+
+SCENARIOS = {
+    ("client", "list"): client_list,
+    ("client", "download"): client_download,
+    ("client", "upload"): client_upload,
+    ("requests", "list"): requests_list,
+    ("requests", "export"): requests_export,
+    ("requests", "download"): requests_download,
+    ("requests", "upload"): requests_upload,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("peer", choices=["client", "requests"])
+    parser.add_argument("scenario", choices=["list", "export", "download", "upload"])
+    parser.add_argument("url")
+    parser.add_argument("--out")
+    parser.add_argument("--file")
+    args = parser.parse_args()
+    run = SCENARIOS.get((args.peer, args.scenario))
+    if run is None:
+        print(f"{args.peer}: {args.scenario} is not supported", file=sys.stderr)
+        sys.exit(3)
+    started = time.perf_counter()
+    what = run(args.url.rstrip("/"), args)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"seconds={seconds:.3f} peak_rss_mb={peak:.1f} {what}")
+
+
+if __name__ == "__main__":
+    main()
