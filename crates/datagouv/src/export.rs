@@ -228,23 +228,12 @@ impl Query {
     /// The CSV header of an export with no rows (the server then sends none).
     async fn empty_header(&self) -> Vec<String> {
         match &self.target {
-            Target::Tabular(_) => {
-                let Ok(url) = self.url("profile/", "") else {
-                    return Vec::new();
-                };
-                let Ok(response) = self.client.get_url(url, "profile").await else {
-                    return Vec::new();
-                };
-                let profile: serde_json::Value = response.json().await.unwrap_or_default();
-                let columns = profile
-                    .pointer("/profile/header")
-                    .and_then(|h| h.as_array())
-                    .cloned()
-                    .unwrap_or_default();
-                std::iter::once("__id".to_owned())
-                    .chain(columns.iter().filter_map(|c| c.as_str().map(str::to_owned)))
-                    .collect()
-            }
+            Target::Tabular(_) => match self.quiet_profile().await {
+                Some(profile) => std::iter::once("__id".to_owned())
+                    .chain(profile.columns.into_iter().map(|c| c.name))
+                    .collect(),
+                None => Vec::new(),
+            },
             Target::Metrics(_) => Vec::new(),
         }
     }

@@ -598,23 +598,27 @@ impl Query {
         }
     }
 
+    /// The profile, or `None` on any failure: for messages that add to an
+    /// error already being reported (it must not report errors itself).
+    pub(crate) async fn quiet_profile(&self) -> Option<Profile> {
+        let response = self
+            .client
+            .get_url(self.url("profile/", "").ok()?, "profile")
+            .await
+            .ok()?;
+        Some(parse_profile(&response.json().await.ok()?))
+    }
+
     async fn valid_columns(&self) -> Option<Vec<String>> {
         match &self.target {
-            Target::Tabular(_) => {
-                let response = self
-                    .client
-                    .get_url(self.url("profile/", "").ok()?, "profile")
-                    .await
-                    .ok()?;
-                let profile: serde_json::Value = response.json().await.ok()?;
-                let header = profile.pointer("/profile/header")?.as_array()?;
-                Some(
-                    header
-                        .iter()
-                        .filter_map(|c| c.as_str().map(str::to_owned))
-                        .collect(),
-                )
-            }
+            Target::Tabular(_) => Some(
+                self.quiet_profile()
+                    .await?
+                    .columns
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect(),
+            ),
             Target::Metrics(_) => {
                 let response = self
                     .client
@@ -690,6 +694,36 @@ impl Query {
     }
 }
 
+/// Reads a `/profile/` answer: columns in file order with their types.
+fn parse_profile(value: &serde_json::Value) -> Profile {
+    let profile = &value["profile"];
+    let columns = profile["header"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|name| name.as_str())
+        .map(|name| {
+            let detail = &profile["columns"][name];
+            let text = |key: &str| detail[key].as_str().unwrap_or_default().to_owned();
+            Column {
+                name: name.to_owned(),
+                python_type: text("python_type"),
+                format: text("format"),
+            }
+        })
+        .collect();
+    let indexes = value["indexes"].as_array().map(|list| {
+        list.iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect()
+    });
+    Profile {
+        columns,
+        indexes,
+        total_lines: profile["total_lines"].as_u64(),
+    }
+}
+
 /// One column of a resource, as the Tabular API profiled it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
@@ -740,32 +774,7 @@ impl Query {
                 excerpt: excerpt(&body),
                 source,
             })?;
-        let profile = &value["profile"];
-        let columns = profile["header"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|name| name.as_str())
-            .map(|name| {
-                let detail = &profile["columns"][name];
-                let text = |key: &str| detail[key].as_str().unwrap_or_default().to_owned();
-                Column {
-                    name: name.to_owned(),
-                    python_type: text("python_type"),
-                    format: text("format"),
-                }
-            })
-            .collect();
-        let indexes = value["indexes"].as_array().map(|list| {
-            list.iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect()
-        });
-        Ok(Profile {
-            columns,
-            indexes,
-            total_lines: profile["total_lines"].as_u64(),
-        })
+        Ok(parse_profile(&value))
     }
 
     /// Checks the query against the resource's profile before sending it:
