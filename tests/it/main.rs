@@ -9,6 +9,7 @@ mod fault_server;
 mod faults;
 mod publish;
 mod secrets;
+mod tabular_export;
 mod tabular_metrics;
 mod tabular_query;
 mod udata;

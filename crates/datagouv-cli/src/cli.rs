@@ -322,9 +322,33 @@ pub struct QueryArgs {
     #[arg(long, value_name = "COL__OP=VALUE")]
     pub filter: Vec<String>,
 
+    /// An `or`/`and` group of conditions (repeatable; all must hold), e.g.
+    /// --where 'or(dep__exact=75, and(montant__greater=1000, statut__isnull))'.
+    /// Items are `column__operator=value` as in --filter, or nested
+    /// `or(…)`/`and(…)`, separated by commas; spaces around items are
+    /// ignored. Inside a group the server takes no list operator (in,
+    /// notin), no comma or double quote in a value, and no `.`, `(`, `)` in
+    /// a contains/notcontains value; such a group is refused before sending.
+    #[arg(long = "where", value_name = "GROUP")]
+    pub groups: Vec<String>,
+
     /// Sort by a column, `column:asc` or `column:desc` (repeatable, in order).
     #[arg(long, value_name = "COL:ORDER")]
     pub sort: Vec<String>,
+}
+
+/// How an export runs.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Window requests in flight, 1 to 4 (exports over 50,000 rows are
+    /// fetched in windows; the file is written in order either way).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub parallel: u8,
+
+    /// Start over instead of resuming an interrupted export of the same
+    /// query to the same file.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 /// Column selection and aggregation (Tabular API only).
@@ -383,13 +407,16 @@ pub enum TabularCommand {
         #[command(flatten)]
         rows: RowsArgs,
     },
-    /// Every matching row to a file, whatever the size, with a progress bar.
+    /// Every matching row to a file, whatever the size, sorted as asked,
+    /// with a progress bar. Written under a hidden partial name and renamed
+    /// when complete; an interrupted export resumes when run again.
     Export {
         /// The resource's id (a UUID).
         rid: String,
-        /// The file to write (written under a temporary name, renamed when complete).
+        /// The file to write.
         file: PathBuf,
-        /// The file format [default: json for a `.json` file, else csv].
+        /// The file format [default: from the file's extension `.json`,
+        /// `.parquet`, else csv].
         #[arg(long, value_enum)]
         format: Option<FileFormat>,
         /// Filters and sorts.
@@ -398,6 +425,9 @@ pub enum TabularCommand {
         /// Only these columns (comma-separated).
         #[arg(long, value_delimiter = ',', value_name = "A,B")]
         columns: Vec<String>,
+        /// Windows and resumption.
+        #[command(flatten)]
+        export: ExportArgs,
     },
 }
 
@@ -408,6 +438,8 @@ pub enum FileFormat {
     Csv,
     /// One JSON array of row objects.
     Json,
+    /// Parquet, typed from the resource's profile (Tabular API).
+    Parquet,
 }
 
 /// `metrics …`
@@ -434,6 +466,9 @@ pub enum MetricsCommand {
         /// Filters and sorts.
         #[command(flatten)]
         query: QueryArgs,
+        /// Windows and resumption.
+        #[command(flatten)]
+        export: ExportArgs,
     },
 }
 

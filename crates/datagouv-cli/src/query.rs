@@ -2,14 +2,18 @@
 //! into a `datagouv::Query`, printing rows, exporting files with a progress
 //! bar.
 
-use datagouv::{Aggregate, Client, ExportFormat, ExportOptions, Filter, Op, Order, Query};
+use datagouv::{
+    Aggregate, Client, Condition, ExportFormat, ExportOptions, Filter, Op, Order, Query,
+};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 use std::{io::IsTerminal, path::Path};
 
 use crate::{
-    cli::{FileFormat, MetricsCommand, QueryArgs, RowsArgs, TabularArgs, TabularCommand},
+    cli::{
+        ExportArgs, FileFormat, MetricsCommand, QueryArgs, RowsArgs, TabularArgs, TabularCommand,
+    },
     error::CliError,
     output::{Output, Record},
 };
@@ -66,6 +70,60 @@ pub fn parse_filter(text: &str) -> Result<Filter, CliError> {
     }
 }
 
+const GROUP_HINT: &str = "write groups as or(…) or and(…) around filters and groups separated by commas, e.g. \
+     --where 'or(dep__exact=75, and(montant__greater=1000, statut__isnull))'";
+
+/// Reads `--where or(…)|and(…)|col__op=value` into a condition.
+pub fn parse_condition(text: &str) -> Result<Condition, CliError> {
+    let text = text.trim();
+    let group = [("or(", true), ("and(", false)]
+        .into_iter()
+        .find(|(open, _)| text.starts_with(open));
+    let Some((open, is_or)) = group else {
+        return Ok(parse_filter(text)?.into());
+    };
+    let bad = |why: String| CliError::usage(why).with_hint(GROUP_HINT);
+    let Some(inner) = text[open.len()..].strip_suffix(')') else {
+        return Err(bad(format!(
+            "`{text}` is not a group: it does not end with `)`"
+        )));
+    };
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (at, c) in inner.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&inner[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(bad(format!(
+                "`{text}` closes a parenthesis it did not open"
+            )));
+        }
+    }
+    if depth != 0 {
+        return Err(bad(format!("`{text}` leaves a parenthesis open")));
+    }
+    items.push(&inner[start..]);
+    if items.iter().any(|item| item.trim().is_empty()) {
+        return Err(bad(format!("`{text}` has an empty item")));
+    }
+    let conditions = items
+        .into_iter()
+        .map(parse_condition)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if is_or {
+        Condition::Or(conditions)
+    } else {
+        Condition::And(conditions)
+    })
+}
+
 /// Reads `--sort col:asc|desc` (split at the last `:`; a bare column sorts ascending).
 pub fn parse_sort(text: &str) -> Result<(String, Order), CliError> {
     let (column, order) = match text.rsplit_once(':') {
@@ -106,6 +164,9 @@ pub fn parse_aggregate(text: &str) -> Result<(String, Aggregate), CliError> {
 fn with_query_args(mut query: Query, args: &QueryArgs) -> Result<Query, CliError> {
     for text in &args.filter {
         query = query.with_filter(parse_filter(text)?);
+    }
+    for text in &args.groups {
+        query = query.group(parse_condition(text)?);
     }
     for text in &args.sort {
         let (column, order) = parse_sort(text)?;
@@ -182,6 +243,7 @@ pub async fn tabular(
             format,
             query,
             columns,
+            export: how,
         } => {
             let built = with_query_args(client.tabular_resource(&rid)?, &query)?;
             let built = with_tabular_args(
@@ -194,15 +256,10 @@ pub async fn tabular(
             let format = match format {
                 Some(FileFormat::Json) => ExportFormat::Json,
                 Some(FileFormat::Csv) => ExportFormat::Csv,
-                None if file
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
-                {
-                    ExportFormat::Json
-                }
-                None => ExportFormat::Csv,
+                Some(FileFormat::Parquet) => ExportFormat::Parquet,
+                None => ExportFormat::from_path(&file).unwrap_or(ExportFormat::Csv),
             };
-            export(built, format, &file, output).await
+            export(built, format, &file, &how, output).await
         }
     }
 }
@@ -218,9 +275,14 @@ pub async fn metrics(
             let built = with_query_args(client.metrics_model(&model)?, &query)?;
             print_rows(built, &rows, output).await
         }
-        MetricsCommand::Export { model, file, query } => {
+        MetricsCommand::Export {
+            model,
+            file,
+            query,
+            export: how,
+        } => {
             let built = with_query_args(client.metrics_model(&model)?, &query)?;
-            export(built, ExportFormat::Csv, &file, output).await
+            export(built, ExportFormat::Csv, &file, &how, output).await
         }
     }
 }
@@ -246,13 +308,15 @@ async fn export(
     query: Query,
     format: ExportFormat,
     file: &Path,
+    how: &ExportArgs,
     output: &Output,
 ) -> Result<(), CliError> {
     query.query_string(None)?;
     let bar = progress_bar();
     let shown = bar.clone();
     let options = ExportOptions::default()
-        .parallel_windows(true)
+        .parallel(usize::from(how.parallel))
+        .resume(!how.restart)
         .on_progress(move |progress| {
             if let Some(total) = progress.total
                 && shown.length() != Some(total)
@@ -267,12 +331,30 @@ async fn export(
         Ok(_) => bar.finish(),
         Err(_) => bar.abandon(),
     }
-    let summary = result.map_err(rows_error)?;
+    let summary = result.map_err(|error| {
+        let error = rows_error(error);
+        match datagouv::interrupted_export(file) {
+            Some((done, windows)) if error.hint.is_none() => error.with_hint(format!(
+                "{done} of {windows} windows are kept beside the file: run the same command again to resume"
+            )),
+            _ => error,
+        }
+    })?;
+    let unreadable: serde_json::Map<String, Value> = summary
+        .unreadable
+        .iter()
+        .map(|(column, count)| (column.clone(), Value::from(*count)))
+        .collect();
     let record = Record::from_pairs([
         ("file", Value::from(file.display().to_string())),
         ("rows", summary.rows.into()),
         ("bytes", summary.bytes.into()),
         ("windows", summary.windows.into()),
+        ("windows_requested", summary.windows_requested.into()),
+        ("windows_retried", summary.windows_retried.into()),
+        ("resumed_from_window", summary.resumed_from.into()),
+        ("restarted", summary.restarted.into()),
+        ("unreadable_values", Value::Object(unreadable)),
     ]);
     output.print_one(record, None).await
 }
@@ -335,6 +417,41 @@ mod tests {
             let error = parse_filter(text).unwrap_err();
             assert_eq!(error.code, crate::error::EXIT_USAGE, "{text}");
             assert!(error.hint.is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn groups_nest_and_read_filters_as_filter_does() {
+        let condition = parse_condition(
+            "or(dep__exact=75, and(montant__greater=1000,statut__isnull), nom__contains=a (b))",
+        )
+        .unwrap();
+        assert_eq!(
+            condition,
+            Condition::Or(vec![
+                Filter::new("dep", Op::Exact, "75").into(),
+                Condition::And(vec![
+                    Filter::new("montant", Op::Greater, "1000").into(),
+                    Filter::new("statut", Op::IsNull, "").into(),
+                ]),
+                Filter::new("nom", Op::Contains, "a (b)").into(),
+            ])
+        );
+        assert_eq!(
+            parse_condition("a__b__exact=x=y").unwrap(),
+            Filter::new("a__b", Op::Exact, "x=y").into()
+        );
+        for bad in [
+            "or(a__exact=1",
+            "or(a__exact=1))",
+            "and()",
+            "or(a__exact=1,)",
+            "or(nope)",
+            "and(a__like=1)",
+        ] {
+            let error = parse_condition(bad).unwrap_err();
+            assert_eq!(error.code, crate::error::EXIT_USAGE, "{bad}");
+            assert!(error.hint.is_some(), "{bad}");
         }
     }
 

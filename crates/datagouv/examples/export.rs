@@ -1,24 +1,27 @@
 //! Exports every row of a Tabular API resource to a file, whatever its size,
 //! and prints what it wrote, how fast, and the process's peak memory.
 //!
-//! `cargo run --release -p datagouv --example export -- <resource id> <file> [csv|json] [column__op=value …]`
+//! `cargo run --release -p datagouv --features parquet --example export -- <resource id> <file> [csv|json|parquet] [column__op=value | sort=column:asc|desc …]`
 //!
 //! `scripts/bench-export.sh` runs it against the local stack's 200,000-row
 //! resource: the figures of BENCHMARKS.md come from there.
 
-use datagouv::{Client, ExportFormat, ExportOptions, Op};
+use datagouv::{Client, ExportFormat, ExportOptions, Op, Order};
 use std::{path::PathBuf, time::Instant};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (Some(rid), Some(path)) = (args.next(), args.next()) else {
-        return Err("usage: export <resource id> <file> [csv|json] [column__op=value …]".into());
+        return Err(
+            "usage: export <resource id> <file> [csv|json|parquet] [column__op=value | sort=column:desc …]".into(),
+        );
     };
-    let format = match args.next().as_deref() {
-        None | Some("csv") => ExportFormat::Csv,
-        Some("json") => ExportFormat::Json,
-        Some(other) => return Err(format!("unknown format `{other}`: csv or json").into()),
+    let format = match args.next() {
+        None => ExportFormat::Csv,
+        Some(name) => ExportFormat::parse(&name).ok_or(format!(
+            "unknown format `{name}`: csv, json or parquet (feature `parquet`)"
+        ))?,
     };
     let client = Client::from_env()?;
     let mut query = client.tabular_resource(&rid)?;
@@ -26,6 +29,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (key, value) = filter
             .split_once('=')
             .ok_or("filters are column__op=value")?;
+        if key == "sort" {
+            let (column, order) = value.rsplit_once(':').unwrap_or((value, "asc"));
+            let order = if order == "desc" {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
+            query = query.sort(column, order);
+            continue;
+        }
         let (column, op) = key
             .rsplit_once("__")
             .ok_or("filters are column__op=value")?;
@@ -33,11 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let started = Instant::now();
     let summary = query
-        .export_to_file(
-            format,
-            &PathBuf::from(&path),
-            ExportOptions::default().parallel_windows(true),
-        )
+        .export_to_file(format, &PathBuf::from(&path), ExportOptions::default())
         .await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(

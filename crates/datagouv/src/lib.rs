@@ -20,7 +20,12 @@ pub use config::{
 pub use csv_rows::{CsvRow, csv_rows};
 pub use download::{Checksum, ChecksumKind, DownloadOptions, DownloadSource, DownloadSummary};
 pub use error::{Error, GeneratedError, SendExt};
-pub use export::{EXPORT_CAP, ExportFormat, ExportOptions, ExportSummary, Progress};
+#[cfg(feature = "parquet")]
+pub use export::ParquetStats;
+pub use export::{
+    EXPORT_CAP, ExportFormat, ExportOptions, ExportPlan, ExportSummary, MAX_PARALLEL_WINDOWS,
+    Progress, WindowMethod, interrupted_export,
+};
 pub use pagination::{PAGE_TYPES, Page, Paginator};
 pub use publish::{Dataset, DatasetDraft, Resource};
 pub use query::{

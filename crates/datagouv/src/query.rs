@@ -243,39 +243,16 @@ impl From<Filter> for Condition {
 }
 
 impl Condition {
-    /// Writes the condition in the server's group syntax.
+    /// Writes the condition in the server's group syntax, as api-tabular
+    /// 0.4.1 parses it (`core/query.py`, `parse_operator`/`find_arg_val`):
+    /// items are split at commas and balanced parentheses whatever the
+    /// quotes, a column is quoted only when it holds `.` or a parenthesis,
+    /// values are quoted (PostgREST then reads `\` as an escape), except
+    /// `contains`/`notcontains` values, which the server wraps in `*…*`
+    /// outside the quotes and so must stand bare.
     fn encode(&self, out: &mut String) -> Result<(), Error> {
         match self {
-            Condition::Filter(filter) => {
-                filter.check()?;
-                let column = &filter.column;
-                let op = filter.op.name();
-                if filter.op.takes_list() {
-                    return Err(Error::InvalidInput(format!(
-                        "`{column}__{op}` cannot stand in an or/and group (the server has no list syntax there): \
-                         write one `exact` filter per value in an `or` group"
-                    )));
-                }
-                if column.contains('"') {
-                    return Err(Error::InvalidInput(format!(
-                        "the column `{column}` cannot be named in an or/and group: its name holds a double quote"
-                    )));
-                }
-                if column.contains(['.', ',', '(', ')', ' ', ':']) {
-                    write!(out, "\"{column}\"__{op}").expect("writing to a String");
-                } else {
-                    write!(out, "{column}__{op}").expect("writing to a String");
-                }
-                if let Some(value) = filter.values.first() {
-                    if value.contains(['"', ',']) {
-                        return Err(Error::InvalidInput(format!(
-                            "the value `{value}` cannot stand in an or/and group: the server refuses quotes and commas there; \
-                             use a top-level filter instead"
-                        )));
-                    }
-                    write!(out, ".\"{value}\"").expect("writing to a String");
-                }
-            }
+            Condition::Filter(filter) => encode_group_filter(filter, out)?,
             Condition::Or(list) | Condition::And(list) => {
                 if list.is_empty() {
                     return Err(Error::InvalidInput(
@@ -298,6 +275,97 @@ impl Condition {
         }
         Ok(())
     }
+
+    /// The top-level query item (`or=(…)`): the server reads no top-level
+    /// `and=`, so an `and` group (or a lone filter) is sent as `or=(and(…))`.
+    fn top_level_item(&self) -> Result<String, Error> {
+        let mut text = String::new();
+        self.encode(&mut text)?;
+        let inner = match self {
+            Condition::Or(_) => text["or".len()..].to_owned(),
+            _ => format!("({text})"),
+        };
+        Ok(format!("or={}", encode(&inner)))
+    }
+}
+
+/// Whether a text has as many `(` as `)`: the server splits group items at
+/// commas outside parentheses, counting them even inside quotes.
+fn balanced(text: &str) -> bool {
+    text.matches('(').count() == text.matches(')').count()
+}
+
+/// One filter inside an or/and group.
+fn encode_group_filter(filter: &Filter, out: &mut String) -> Result<(), Error> {
+    filter.check()?;
+    let column = &filter.column;
+    let op = filter.op;
+    let name = op.name();
+    if op.takes_list() {
+        return Err(Error::InvalidInput(format!(
+            "`{column}__{name}` cannot stand in an or/and group (the server has no list syntax there): \
+             write one `exact` filter per value in an `or` group"
+        )));
+    }
+    if column.contains(['"', ',']) || !balanced(column) {
+        return Err(Error::InvalidInput(format!(
+            "the column `{column}` cannot be named in an or/and group: the server's group syntax has no escape for \
+             double quotes, commas or unbalanced parentheses in a name; use a top-level filter instead"
+        )));
+    }
+    let quoted = column.contains(['.', '(', ')']);
+    let Some(value) = filter.values.first() else {
+        let column = if quoted {
+            format!("\"{column}\"")
+        } else {
+            column.clone()
+        };
+        write!(out, "{column}__{name}").expect("writing to a String");
+        return Ok(());
+    };
+    if matches!(op, Op::Contains | Op::NotContains) {
+        if let Some(c) = value
+            .chars()
+            .find(|c| matches!(c, '.' | ',' | '(' | ')' | '"' | '\\'))
+        {
+            return Err(Error::InvalidInput(format!(
+                "`{column}__{name}` cannot search for `{c}` inside an or/and group: the server sends `contains` values \
+                 there unquoted; use a top-level filter instead"
+            )));
+        }
+    } else if value.contains(['"', ',']) || !balanced(value) {
+        return Err(Error::InvalidInput(format!(
+            "the value `{value}` cannot stand in an or/and group: the server's group syntax has no escape for double \
+             quotes, commas or unbalanced parentheses; use a top-level filter instead"
+        )));
+    }
+    if quoted && matches!(op, Op::StrictlyLess | Op::StrictlyGreater) {
+        // api-tabular 0.4.1 misreads `strictly_…` after a quoted column
+        // (its pattern takes `[a-z]+` as the operator): send the same
+        // condition as `less`/`greater` and `differs`.
+        let wide = if op == Op::StrictlyLess {
+            Op::Less
+        } else {
+            Op::Greater
+        };
+        return Condition::And(vec![
+            Filter::new(column.clone(), wide, value.clone()).into(),
+            Filter::new(column.clone(), Op::Differs, value.clone()).into(),
+        ])
+        .encode(out);
+    }
+    if quoted {
+        write!(out, "\"{column}\"__{name}").expect("writing to a String");
+    } else {
+        write!(out, "{column}__{name}").expect("writing to a String");
+    }
+    if matches!(op, Op::Contains | Op::NotContains) {
+        write!(out, ".{value}").expect("writing to a String");
+    } else {
+        let escaped = value.replace('\\', "\\\\");
+        write!(out, ".\"{escaped}\"").expect("writing to a String");
+    }
+    Ok(())
 }
 
 /// A sort direction.
@@ -354,12 +422,12 @@ pub(crate) enum Target {
 pub struct Query {
     pub(crate) client: Client,
     pub(crate) target: Target,
-    columns: Vec<String>,
-    filters: Vec<Filter>,
-    groups: Vec<Condition>,
+    pub(crate) columns: Vec<String>,
+    pub(crate) filters: Vec<Filter>,
+    pub(crate) groups: Vec<Condition>,
     pub(crate) sorts: Vec<(String, Order)>,
     pub(crate) aggregates: Vec<(String, Aggregate)>,
-    page_size: u32,
+    pub(crate) page_size: u32,
 }
 
 /// One page of rows.
@@ -381,6 +449,32 @@ struct RawPage<T> {
 #[derive(Deserialize)]
 struct RawMeta {
     total: Option<u64>,
+}
+
+/// The sort item. PostgREST (behind api-tabular 0.4.1) reads only the
+/// first `order`, and api-tabular forwards a `<column>__sort` value into it
+/// unchanged, so several sorts travel in one value:
+/// `a__sort=asc,"b".desc` becomes `order="a".asc,"b".desc`.
+fn sort_item(sorts: &[(String, Order)]) -> Result<Option<String>, Error> {
+    let direction = |order: &Order| if *order == Order::Asc { "asc" } else { "desc" };
+    let Some(((first, order), rest)) = sorts.split_first() else {
+        return Ok(None);
+    };
+    let mut value = direction(order).to_owned();
+    for (column, order) in rest {
+        if column.contains('"') {
+            return Err(Error::InvalidInput(format!(
+                "cannot sort by `{column}` after another column: the server's sort list has no escape for a double quote; \
+                 make it the first sort"
+            )));
+        }
+        write!(value, ",\"{column}\".{}", direction(order)).expect("writing to a String");
+    }
+    Ok(Some(format!(
+        "{}={}",
+        encode(&format!("{first}__sort")),
+        encode(&value)
+    )))
 }
 
 /// Percent-encodes a query key or value (space as `+`, which the servers read as a space).
@@ -487,15 +581,10 @@ impl Query {
                     "the Metrics API has no or/and groups".into(),
                 ));
             }
-            let mut text = String::new();
-            group.encode(&mut text)?;
-            // The server reads a top-level group as `or=(…)` or `and=(…)`.
-            let (name, inner) = text.split_once('(').expect("a group encodes as name(…)");
-            items.push(format!("{name}={}", encode(&format!("({inner}"))));
+            items.push(group.top_level_item()?);
         }
-        for (column, order) in &self.sorts {
-            let order = if *order == Order::Asc { "asc" } else { "desc" };
-            items.push(format!("{}={order}", encode(&format!("{column}__sort"))));
+        if let Some(item) = sort_item(&self.sorts)? {
+            items.push(item);
         }
         for (column, aggregate) in &self.aggregates {
             if column.contains("__") {
@@ -549,7 +638,11 @@ impl Query {
         endpoint: &str,
         query: &str,
     ) -> Result<reqwest::Response, Error> {
-        let url = self.url(endpoint, query)?;
+        self.get_at(self.url(endpoint, query)?).await
+    }
+
+    /// Sends a GET to a URL of the target (see [`Query::get`]).
+    pub(crate) async fn get_at(&self, url: Url) -> Result<reqwest::Response, Error> {
         let response = self.client.get_url(url, "query").await?;
         if response.status().is_success() {
             return Ok(response);
@@ -927,9 +1020,10 @@ mod properties {
             match query().group(group).query_string(None) {
                 Ok(text) => {
                     let items: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes()).into_owned().collect();
-                    prop_assert_eq!(items, vec![("or".to_owned(), format!("(a__exact.\"{value}\",b__isnull)"))]);
+                    let escaped = value.replace('\\', "\\\\");
+                    prop_assert_eq!(items, vec![("or".to_owned(), format!("(a__exact.\"{escaped}\",b__isnull)"))]);
                 }
-                Err(_) => prop_assert!(value.contains(['"', ','])),
+                Err(_) => prop_assert!(value.contains(['"', ',']) || !balanced(&value)),
             }
         }
     }
@@ -991,6 +1085,45 @@ mod tests {
         );
     }
 
+    fn decoded(q: &Query) -> String {
+        let text = q.query_string(None).unwrap();
+        url::form_urlencoded::parse(text.as_bytes())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    #[test]
+    fn what_api_tabular_misreads_is_sent_in_a_form_it_reads() {
+        // `strictly_*` after a quoted column: `less`/`greater` and `differs`.
+        let q = query().group(Condition::Or(vec![
+            Filter::new("Population (2021)", Op::StrictlyLess, "1000").into(),
+            Filter::new("plain", Op::StrictlyGreater, "5").into(),
+        ]));
+        assert_eq!(
+            decoded(&q),
+            r#"or=(and("Population (2021)"__less."1000","Population (2021)"__differs."1000"),plain__strictly_greater."5")"#
+        );
+        // No top-level `and=`; `contains` bare; backslashes escaped for PostgREST.
+        let q = query().group(Condition::And(vec![
+            Filter::new("nom", Op::Contains, "lodie D").into(),
+            Filter::new("chemin", Op::Exact, r"C:\temp").into(),
+        ]));
+        assert_eq!(
+            decoded(&q),
+            r#"or=(and(nom__contains.lodie D,chemin__exact."C:\\temp"))"#
+        );
+        // Several sorts in one `order`.
+        let q = query()
+            .sort("nom complet", Order::Desc)
+            .sort("avg.views", Order::Asc)
+            .sort("__id", Order::Asc);
+        assert_eq!(
+            decoded(&q),
+            r#"nom complet__sort=desc,"avg.views".asc,"__id".asc"#
+        );
+    }
+
     #[test]
     fn what_the_server_cannot_read_is_refused_before_sending() {
         let refused = |q: Query| q.query_string(Some(1)).unwrap_err().to_string();
@@ -1009,6 +1142,14 @@ mod tests {
                 .contains("exact")
         );
         assert!(refused(query().aggregate("a__b", Aggregate::Sum)).contains("`__`"));
+        let in_group = |filter: Filter| refused(query().group(Condition::Or(vec![filter.into()])));
+        assert!(in_group(Filter::new("x", Op::Exact, "a)")).contains("parentheses"));
+        assert!(in_group(Filter::new("a,b", Op::Exact, "1")).contains("cannot be named"));
+        assert!(in_group(Filter::new("x", Op::Contains, "v1.2")).contains("cannot search for `.`"));
+        assert!(
+            refused(query().sort("a", Order::Asc).sort("say \"hi\"", Order::Asc))
+                .contains("make it the first sort")
+        );
         assert!(refused(query().columns(["a,b"])).contains("comma list"));
         assert!(
             Op::parse("like")

@@ -1,0 +1,375 @@
+//! Joins the bodies of export windows into one document at memory speed:
+//! only the bytes that matter (quotes, newlines; JSON structure) are looked
+//! at one by one, the spans between them are copied whole.
+
+use memchr::{memchr2, memchr3};
+
+use super::ExportFormat;
+
+/// What a joiner carries from one window to the next (all a resumed export
+/// needs to go on writing the same document).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct JoinState {
+    /// Rows written.
+    pub rows: u64,
+    /// CSV: the header was written.
+    pub header_written: bool,
+    /// JSON: an item was written (the next one needs a comma).
+    pub wrote_item: bool,
+}
+
+/// Joins window bodies: one CSV header and no blank line between windows,
+/// or one JSON array.
+pub(crate) struct Joiner {
+    json: bool,
+    pub state: JoinState,
+    /// CSV: the header line of the current window, until its end.
+    header: Vec<u8>,
+    /// CSV: still in this window's header line. JSON: before the opening `[`.
+    at_start: bool,
+    /// CSV: inside a quoted field. JSON: inside a string.
+    quoted: bool,
+    /// JSON: the previous byte in a string was a backslash.
+    escaped: bool,
+    /// JSON: nesting depth inside the array.
+    depth: u32,
+    /// CSV: newlines seen after the last row byte, not yet written (the
+    /// server ends each body with an extra one). JSON: blanks and the
+    /// closing `]` held back at depth 0.
+    held: Vec<u8>,
+    /// CSV: the window wrote a row byte. JSON: the window wrote an item.
+    window_has_item: bool,
+}
+
+impl Joiner {
+    pub(crate) fn new(format: ExportFormat, state: JoinState) -> Joiner {
+        Joiner {
+            json: format == ExportFormat::Json,
+            state,
+            header: Vec::new(),
+            at_start: true,
+            quoted: false,
+            escaped: false,
+            depth: 0,
+            held: Vec::new(),
+            window_has_item: false,
+        }
+    }
+
+    /// Rows written so far.
+    pub(crate) fn rows(&self) -> u64 {
+        self.state.rows
+    }
+
+    pub(crate) fn start_window(&mut self) {
+        self.header.clear();
+        self.held.clear();
+        self.at_start = true;
+        self.quoted = false;
+        self.escaped = false;
+        self.depth = 0;
+        self.window_has_item = false;
+    }
+
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if self.json {
+            self.feed_json(chunk, out);
+        } else {
+            self.feed_csv(chunk, out);
+        }
+    }
+
+    /// CSV: the first line of each window is its header (kept once); rows
+    /// end at newlines outside quotes; newlines are held back so that the
+    /// server's extra final newline can be dropped.
+    fn feed_csv(&mut self, mut rest: &[u8], out: &mut Vec<u8>) {
+        while self.at_start && !rest.is_empty() {
+            let Some(at) = memchr2(b'"', b'\n', rest) else {
+                self.header.extend_from_slice(rest);
+                return;
+            };
+            self.header.extend_from_slice(&rest[..=at]);
+            let byte = rest[at];
+            rest = &rest[at + 1..];
+            if byte == b'"' {
+                self.quoted = !self.quoted;
+            } else if !self.quoted {
+                self.at_start = false;
+                if self.header.len() > 1 && !self.state.header_written {
+                    out.extend_from_slice(&self.header);
+                    self.state.header_written = true;
+                }
+                self.header.clear();
+            }
+        }
+        while !rest.is_empty() {
+            if self.quoted {
+                // Inside a quoted field: everything up to the next quote is data.
+                let end = memchr::memchr(b'"', rest).map_or(rest.len(), |at| at + 1);
+                self.row_bytes(&rest[..end], out);
+                if end <= rest.len() && rest[end - 1] == b'"' {
+                    self.quoted = false;
+                }
+                rest = &rest[end..];
+                continue;
+            }
+            match memchr2(b'"', b'\n', rest) {
+                None => {
+                    self.row_bytes(rest, out);
+                    return;
+                }
+                Some(at) => {
+                    if at > 0 {
+                        self.row_bytes(&rest[..at], out);
+                    }
+                    if rest[at] == b'"' {
+                        self.row_bytes(b"\"", out);
+                        self.quoted = true;
+                    } else {
+                        self.held.push(b'\n');
+                    }
+                    rest = &rest[at + 1..];
+                }
+            }
+        }
+    }
+
+    /// Bytes of a row: the newlines held before them were row ends.
+    fn row_bytes(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        if !self.held.is_empty() {
+            if self.window_has_item {
+                out.extend_from_slice(&self.held);
+                self.state.rows += self.held.len() as u64;
+            }
+            self.held.clear();
+        }
+        self.window_has_item = true;
+        out.extend_from_slice(bytes);
+    }
+
+    /// JSON: drop the window's `[` and `]`, join items with commas, count
+    /// the top-level values; the closing `]` and blanks are held back.
+    fn feed_json(&mut self, mut rest: &[u8], out: &mut Vec<u8>) {
+        if self.at_start {
+            match memchr::memchr(b'[', rest) {
+                None => return,
+                Some(at) => {
+                    self.at_start = false;
+                    rest = &rest[at + 1..];
+                }
+            }
+        }
+        while !rest.is_empty() {
+            if self.quoted {
+                // Inside a string: copy up to the next quote or backslash.
+                if self.escaped {
+                    self.escaped = false;
+                    out.push(rest[0]);
+                    rest = &rest[1..];
+                    continue;
+                }
+                match memchr2(b'"', b'\\', rest) {
+                    None => {
+                        out.extend_from_slice(rest);
+                        return;
+                    }
+                    Some(at) => {
+                        out.extend_from_slice(&rest[..=at]);
+                        if rest[at] == b'"' {
+                            self.quoted = false;
+                        } else {
+                            self.escaped = true;
+                        }
+                        rest = &rest[at + 1..];
+                    }
+                }
+                continue;
+            }
+            if self.depth > 0 {
+                // Inside an item, outside strings: copy up to the next
+                // quote or bracket (numbers, `:`, `,` need no look).
+                let Some(at) = find_structure(rest) else {
+                    out.extend_from_slice(rest);
+                    return;
+                };
+                out.extend_from_slice(&rest[..=at]);
+                match rest[at] {
+                    b'"' => self.quoted = true,
+                    b'{' | b'[' => self.depth += 1,
+                    _ => self.depth -= 1,
+                }
+                rest = &rest[at + 1..];
+                continue;
+            }
+            // Between items: a comma, blanks, the closing `]`, or a new item.
+            let byte = rest[0];
+            rest = &rest[1..];
+            match byte {
+                b'{' | b'[' | b'"' => {
+                    if !self.state.wrote_item {
+                        out.push(b'[');
+                    } else {
+                        out.push(b',');
+                    }
+                    self.held.clear();
+                    self.state.rows += 1;
+                    self.state.wrote_item = true;
+                    self.window_has_item = true;
+                    out.push(byte);
+                    if byte == b'"' {
+                        self.quoted = true;
+                    } else {
+                        self.depth = 1;
+                    }
+                }
+                // The separators of the window; the joiner writes its own.
+                _ => {}
+            }
+        }
+    }
+
+    pub(crate) fn end_window(&mut self, out: &mut Vec<u8>) {
+        // CSV: the held newlines end the last row (the server may add a
+        // blank line); a window whose body is only blank lines has no row.
+        if !self.json && self.window_has_item {
+            out.push(b'\n');
+            self.state.rows += 1;
+        }
+        self.held.clear();
+    }
+
+    /// Ends the document; `empty_header` is the CSV header written when no
+    /// window sent one (the server sends none for an empty result).
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>, empty_header: &[String]) {
+        if self.json {
+            out.extend_from_slice(if self.state.wrote_item {
+                b"]\n"
+            } else {
+                b"[]\n"
+            });
+        } else if !self.state.header_written && !empty_header.is_empty() {
+            let fields: Vec<String> = empty_header.iter().map(|name| csv_field(name)).collect();
+            out.extend_from_slice(fields.join(",").as_bytes());
+            out.push(b'\n');
+            self.state.header_written = true;
+        }
+    }
+}
+
+/// The next `"`, `{`, `[`, `}` or `]` in JSON text outside strings.
+fn find_structure(text: &[u8]) -> Option<usize> {
+    let open = memchr3(b'"', b'{', b'[', text);
+    let limit = open.unwrap_or(text.len());
+    match memchr2(b'}', b']', &text[..limit]) {
+        Some(close) => Some(close),
+        None => open,
+    }
+}
+
+/// A CSV field, quoted when it must be.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn join(format: ExportFormat, windows: &[&[&str]]) -> (String, u64) {
+        let mut joiner = Joiner::new(format, JoinState::default());
+        let mut out = Vec::new();
+        for window in windows {
+            joiner.start_window();
+            for chunk in *window {
+                joiner.feed(chunk.as_bytes(), &mut out);
+            }
+            joiner.end_window(&mut out);
+        }
+        joiner.finish(&mut out, &["__id".into(), "say \"hi\"".into()]);
+        (String::from_utf8(out).unwrap(), joiner.rows())
+    }
+
+    /// Every way of cutting the windows into chunks gives the same document.
+    fn join_split_everywhere(format: ExportFormat, windows: &[&str]) -> (String, u64) {
+        let whole: Vec<Vec<&str>> = windows.iter().map(|w| vec![*w]).collect();
+        let whole: Vec<&[&str]> = whole.iter().map(Vec::as_slice).collect();
+        let expected = join(format, &whole);
+        for (index, window) in windows.iter().enumerate() {
+            for cut in 0..=window.len() {
+                if !window.is_char_boundary(cut) {
+                    continue;
+                }
+                let mut pieces: Vec<Vec<&str>> = windows.iter().map(|w| vec![*w]).collect();
+                pieces[index] = vec![&window[..cut], &window[cut..]];
+                let pieces: Vec<&[&str]> = pieces.iter().map(Vec::as_slice).collect();
+                assert_eq!(
+                    join(format, &pieces),
+                    expected,
+                    "cut at {cut} of window {index}"
+                );
+            }
+        }
+        expected
+    }
+
+    #[test]
+    fn csv_windows_join_with_one_header_and_no_blank_line() {
+        let (csv, rows) = join_split_everywhere(
+            ExportFormat::Csv,
+            &[
+                "__id,\"a,\"\"b\"\n1,x\n2,\"multi\nline \"\"q\"\"\"\n\n",
+                "\n\n",
+                "__id,\"a,\"\"b\"\n3,z\n",
+            ],
+        );
+        assert_eq!(
+            csv,
+            "__id,\"a,\"\"b\"\n1,x\n2,\"multi\nline \"\"q\"\"\"\n3,z\n"
+        );
+        assert_eq!(rows, 3);
+    }
+
+    #[test]
+    fn an_empty_csv_export_still_has_its_header() {
+        let (csv, rows) = join(ExportFormat::Csv, &[&["\n\n"]]);
+        assert_eq!((csv.as_str(), rows), ("__id,\"say \"\"hi\"\"\"\n", 0));
+    }
+
+    #[test]
+    fn json_windows_join_into_one_array() {
+        let (json, rows) = join_split_everywhere(
+            ExportFormat::Json,
+            &[
+                "[{\"a\":[1,2],\"s\":\"]}\\\"\\\\\"}, \n {\"a\":null}]\n",
+                "[]\n",
+                "[{\"b\":{\"c\":[{}]}}]\n",
+            ],
+        );
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value.as_array().unwrap().len(), 3, "{json}");
+        assert_eq!(value[0]["s"], "]}\"\\");
+        assert_eq!(rows, 3);
+    }
+
+    #[test]
+    fn a_resumed_joiner_goes_on_with_the_same_document() {
+        let mut joiner = Joiner::new(ExportFormat::Json, JoinState::default());
+        let mut first = Vec::new();
+        joiner.start_window();
+        joiner.feed(b"[{\"a\":1}]", &mut first);
+        joiner.end_window(&mut first);
+        let mut resumed = Joiner::new(ExportFormat::Json, joiner.state);
+        let mut second = Vec::new();
+        resumed.start_window();
+        resumed.feed(b"[{\"a\":2}]", &mut second);
+        resumed.end_window(&mut second);
+        resumed.finish(&mut second, &[]);
+        first.extend_from_slice(&second);
+        assert_eq!(String::from_utf8(first).unwrap(), "[{\"a\":1},{\"a\":2}]\n");
+        assert_eq!(resumed.rows(), 2);
+    }
+}

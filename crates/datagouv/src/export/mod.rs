@@ -1,0 +1,785 @@
+//! Exports of any query and any size, in constant memory, in the server's
+//! own order.
+//!
+//! The servers refuse an export over 50,000 rows (403 "Output is too
+//! long"). An export here counts first and, over the cap, cuts the query
+//! into windows the server accepts ([`ExportPlan`]): `__id` ranges, or
+//! keyset windows over the sort columns and `__id` when the query is
+//! sorted. Windows are fetched in order, several in flight if asked
+//! ([`ExportOptions::parallel`]; the ones ahead wait in their sockets, not
+//! in memory), and joined into one document: one CSV header and no blank
+//! line between windows, one JSON array, or one Parquet file with a row
+//! group per window (cargo feature `parquet`).
+//!
+//! A window whose body breaks (reset, truncation, read timeout) is
+//! requested again under the client's retry policy; the bytes already
+//! written are checked against the new body (CRC-32) and skipped, so the
+//! output is the one a clean run writes. [`Query::export_to_file`] writes a
+//! hidden partial file beside the target and records after every window
+//! what it holds: re-running an interrupted export resumes from the last
+//! complete window, and restarts cleanly when the table changed since. A
+//! table that changes during the export, or a row count that differs from
+//! the server's, is an error, never a silently wrong file.
+
+mod joiner;
+#[cfg(feature = "parquet")]
+mod parquet;
+mod plan;
+
+use futures::StreamExt;
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+use std::{
+    path::{Path, PathBuf},
+    time::{Instant, SystemTime},
+};
+use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+
+use crate::{
+    Error,
+    query::{Query, Target},
+    retry::{Decision, Outcome},
+};
+use joiner::{JoinState, Joiner};
+#[cfg(feature = "parquet")]
+pub use parquet::ParquetStats;
+pub use plan::{ExportPlan, WindowMethod};
+
+/// The most rows the servers put in one export.
+pub const EXPORT_CAP: u64 = 50_000;
+
+/// How the errors that leave nothing worth resuming end.
+const EXPORT_AGAIN: &str = "export again";
+
+/// The most windows an export keeps in flight.
+pub const MAX_PARALLEL_WINDOWS: usize = 4;
+
+/// The document an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// CSV, as the server writes it (comma-separated, one header).
+    Csv,
+    /// One JSON array of row objects.
+    Json,
+    /// Parquet, typed from the resource's profile, a row group per window
+    /// (cargo feature `parquet`; Tabular API only).
+    #[cfg(feature = "parquet")]
+    Parquet,
+}
+
+impl ExportFormat {
+    /// The format a file name asks for by its extension (`.csv`, `.json`,
+    /// `.parquet`), if any.
+    pub fn from_path(path: &Path) -> Option<ExportFormat> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        ExportFormat::parse(&extension)
+    }
+
+    /// Reads a format name: `csv`, `json` or `parquet`.
+    pub fn parse(name: &str) -> Option<ExportFormat> {
+        match name {
+            "csv" => Some(ExportFormat::Csv),
+            "json" => Some(ExportFormat::Json),
+            #[cfg(feature = "parquet")]
+            "parquet" => Some(ExportFormat::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The format's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
+            #[cfg(feature = "parquet")]
+            ExportFormat::Parquet => "parquet",
+        }
+    }
+
+    /// The server endpoint the windows are read from (Parquet is built
+    /// from the CSV export).
+    fn endpoint(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "data/json/",
+            _ => "data/csv/",
+        }
+    }
+
+    /// What the joiner produces for this format.
+    fn joined(self) -> ExportFormat {
+        match self {
+            ExportFormat::Json => ExportFormat::Json,
+            _ => ExportFormat::Csv,
+        }
+    }
+}
+
+/// How far an export is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Rows the export will hold (the count made before it started).
+    pub total: Option<u64>,
+    /// Windows complete.
+    pub windows_done: u64,
+    /// Windows in all.
+    pub windows: u64,
+}
+
+/// How an export runs.
+pub struct ExportOptions {
+    parallel: usize,
+    resume: bool,
+    on_progress: Option<Box<dyn FnMut(Progress) + Send>>,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions {
+            parallel: 2,
+            resume: true,
+            on_progress: None,
+        }
+    }
+}
+
+impl ExportOptions {
+    /// Window requests in flight, 1 to [`MAX_PARALLEL_WINDOWS`] (default
+    /// 2); the output stays in order.
+    pub fn parallel(mut self, windows: usize) -> Self {
+        self.parallel = windows;
+        self
+    }
+
+    /// [`Query::export_to_file`]: go on from an interrupted export of the
+    /// same query to the same file (default), or start over.
+    pub fn resume(mut self, on: bool) -> Self {
+        self.resume = on;
+        self
+    }
+
+    /// Called after every chunk written.
+    pub fn on_progress(mut self, callback: impl FnMut(Progress) + Send + 'static) -> Self {
+        self.on_progress = Some(Box::new(callback));
+        self
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if !(1..=MAX_PARALLEL_WINDOWS).contains(&self.parallel) {
+            return Err(Error::InvalidInput(format!(
+                "{} windows in flight is out of range: use 1 to {MAX_PARALLEL_WINDOWS}",
+                self.parallel
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes of the document.
+    pub bytes: u64,
+    /// Windows of the export (requests of rows).
+    pub windows: u64,
+    /// Windows requested by this run (fewer than `windows` when resumed).
+    pub windows_requested: u64,
+    /// Window bodies that broke and were requested again.
+    pub windows_retried: u64,
+    /// The window this run started from, when it resumed an interrupted export.
+    pub resumed_from: Option<u64>,
+    /// An interrupted export of the same file was found but the table had
+    /// changed since: this run started over.
+    pub restarted: bool,
+    /// Parquet: per column, values its type could not hold (written as null).
+    pub unreadable: Vec<(String, u64)>,
+}
+
+impl Query {
+    /// Exports every matching row to `writer` (no resumption: see
+    /// [`Query::export_to_file`]).
+    pub async fn export<W>(
+        &self,
+        format: ExportFormat,
+        writer: &mut W,
+        mut options: ExportOptions,
+    ) -> Result<ExportSummary, Error>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        options.check()?;
+        let plan = self.export_plan(format).await?;
+        let mut run = Run::new(0, JoinState::default(), 0);
+        self.run(&plan, &mut run, writer, &mut options, &mut |_| Ok(()))
+            .await?;
+        self.finish(&plan, run).await
+    }
+
+    /// Exports to a file: written under a hidden partial name beside it
+    /// and renamed only when complete and checked. An interrupted export
+    /// leaves the partial file and a record of what it holds; the same
+    /// export run again goes on from there (see [`ExportOptions::resume`]).
+    pub async fn export_to_file(
+        &self,
+        format: ExportFormat,
+        path: &Path,
+        mut options: ExportOptions,
+    ) -> Result<ExportSummary, Error> {
+        options.check()?;
+        let files = PartialFiles::beside(path);
+        let request = format!(
+            "{} {}",
+            format.name(),
+            self.url(format.endpoint(), &self.query_string(None)?)?
+        );
+        // A Parquet footer indexes every row group: it is written whole.
+        let resumable = format.joined() == format;
+        let mut restarted = false;
+        let mut resumed = None;
+        if options.resume
+            && resumable
+            && let Some(state) = files.read_state()
+            && state.request == request
+        {
+            let count = match state.total {
+                Some(_) => Some(self.total().await?),
+                None => None,
+            };
+            if self.fingerprint(count).await? == state.fingerprint {
+                resumed = Some(state);
+            } else {
+                restarted = true;
+            }
+        }
+        if let Some(state) = &resumed
+            && !files.holds(state.bytes).await
+        {
+            resumed = None;
+        }
+        // A damaged record (URLs that do not parse) is a fresh start too.
+        let resumed = resumed.and_then(|state| {
+            let windows = state
+                .windows
+                .iter()
+                .map(|u| Url::parse(u).ok())
+                .collect::<Option<Vec<_>>>()?;
+            let plan = ExportPlan {
+                format,
+                windows,
+                total: state.total,
+                method: state.method,
+            };
+            Some((plan, state))
+        });
+        let (plan, mut run, fingerprint) = match resumed {
+            Some((plan, state)) => {
+                let run = Run::new(state.done, state.join, state.bytes);
+                (plan, run, state.fingerprint)
+            }
+            None => {
+                files.remove_state();
+                let plan = self.export_plan(format).await?;
+                let fingerprint = self.fingerprint(plan.total).await?;
+                (plan, Run::new(0, JoinState::default(), 0), fingerprint)
+            }
+        };
+        let start = run.done;
+        let mut file = files.open_at(run.bytes).await?;
+        let mut record = |run: &Run| {
+            if !resumable {
+                return Ok(());
+            }
+            files.write_state(&ResumeState {
+                request: request.clone(),
+                fingerprint: fingerprint.clone(),
+                windows: plan.windows.iter().map(Url::to_string).collect(),
+                total: plan.total,
+                method: plan.method,
+                done: run.done,
+                bytes: run.bytes,
+                join: run.join,
+            })
+        };
+        let result = self
+            .run(&plan, &mut run, &mut file, &mut options, &mut record)
+            .await;
+        let result = match result {
+            Ok(()) => self.finish(&plan, run).await,
+            Err(error) => Err(error),
+        };
+        let outcome = async {
+            let summary = result?;
+            file.sync_all().await.map_err(io_error)?;
+            drop(file);
+            tokio::fs::rename(&files.partial, path)
+                .await
+                .map_err(io_error)?;
+            files.remove_state();
+            Ok(summary)
+        }
+        .await;
+        match outcome {
+            Ok(mut summary) => {
+                summary.resumed_from = (start > 0).then_some(start as u64);
+                summary.restarted = restarted;
+                Ok(summary)
+            }
+            Err(error) => {
+                // Keep what a re-run can resume from; drop the rest.
+                let keep = resumable
+                    && !matches!(&error, Error::InvalidInput(m) if m.ends_with(EXPORT_AGAIN));
+                if !keep || files.read_state().is_none() {
+                    let _ = tokio::fs::remove_file(&files.partial).await;
+                    files.remove_state();
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// What identifies the table's content for a resumed export: the
+    /// resource's processing date (a new file is a new table) and the count
+    /// of matching rows.
+    async fn fingerprint(&self, count: Option<u64>) -> Result<String, Error> {
+        let created = match &self.target {
+            Target::Tabular(_) => self.info().await?["created_at"].to_string(),
+            Target::Metrics(_) => String::new(),
+        };
+        Ok(format!("{created} {count:?}"))
+    }
+
+    /// Fetches the windows from `run.done` on and writes them; `record` is
+    /// told after every complete window.
+    async fn run<W>(
+        &self,
+        plan: &ExportPlan,
+        run: &mut Run,
+        writer: &mut W,
+        options: &mut ExportOptions,
+        record: &mut (dyn FnMut(&Run) -> Result<(), Error> + Send),
+    ) -> Result<(), Error>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        let windows = &plan.windows;
+        let mut responses = futures::stream::iter(run.done..windows.len())
+            .map(|index| async move { self.get_at(windows[index].clone()).await })
+            .buffered(options.parallel);
+        let mut sink = Sink {
+            encoder: Encoder::new(self, plan.format).await?,
+            joiner: Joiner::new(plan.format.joined(), run.join),
+            joined: Vec::with_capacity(256 * 1024),
+            out: Vec::with_capacity(256 * 1024),
+            progress: Progress {
+                total: plan.total,
+                windows: windows.len() as u64,
+                windows_done: run.done as u64,
+                bytes: run.bytes,
+                rows: run.join.rows,
+            },
+        };
+        while let Some(response) = responses.next().await {
+            let index = run.done;
+            let mut body = WindowBody::new(self, windows[index].clone(), response?);
+            sink.joiner.start_window();
+            while let Some(chunk) = body.next().await? {
+                sink.joiner.feed(&chunk, &mut sink.joined);
+                if sink.joined.len() >= 64 * 1024 {
+                    sink.emit(writer, options).await?;
+                }
+            }
+            sink.joiner.end_window(&mut sink.joined);
+            if index + 1 == windows.len() {
+                sink.joiner
+                    .finish(&mut sink.joined, &self.empty_header().await);
+            }
+            sink.emit(writer, options).await?;
+            sink.encoder.end_window(&mut sink.out)?;
+            sink.write_out(writer).await?;
+            writer.flush().await.map_err(io_error)?;
+            run.retried += body.retries;
+            run.requested += 1;
+            run.done += 1;
+            run.bytes = sink.progress.bytes;
+            run.join = sink.joiner.state;
+            sink.progress.windows_done = run.done as u64;
+            record(run)?;
+        }
+        if windows.len() == run.done {
+            run.unreadable = sink.encoder.finish(&mut sink.out)?;
+            sink.write_out(writer).await?;
+            run.bytes = sink.progress.bytes;
+        }
+        writer.flush().await.map_err(io_error)?;
+        Ok(())
+    }
+
+    /// Checks the count again and sums up.
+    async fn finish(&self, plan: &ExportPlan, run: Run) -> Result<ExportSummary, Error> {
+        if let Some(before) = plan.total {
+            let after = self.total().await?;
+            if after != before {
+                return Err(Error::InvalidInput(format!(
+                    "the table changed during the export ({before} matching rows before, {after} after): the output is not a \
+                     consistent copy; {EXPORT_AGAIN}"
+                )));
+            }
+            if run.join.rows != before {
+                return Err(Error::InvalidInput(format!(
+                    "the export holds {} rows but the server counted {before}: the output is incomplete; {EXPORT_AGAIN}",
+                    run.join.rows
+                )));
+            }
+        }
+        Ok(ExportSummary {
+            rows: run.join.rows,
+            bytes: run.bytes,
+            windows: plan.windows.len() as u64,
+            windows_requested: run.requested,
+            windows_retried: run.retried,
+            resumed_from: None,
+            restarted: false,
+            unreadable: run.unreadable,
+        })
+    }
+
+    /// The CSV header of an export with no rows (the server then sends
+    /// none): the selected columns, or `__id` and the profile's columns.
+    async fn empty_header(&self) -> Vec<String> {
+        if !self.columns.is_empty() {
+            return self.columns.clone();
+        }
+        match &self.target {
+            Target::Tabular(_) => match self.quiet_profile().await {
+                Some(profile) => std::iter::once("__id".to_owned())
+                    .chain(profile.columns.into_iter().map(|c| c.name))
+                    .collect(),
+                None => Vec::new(),
+            },
+            Target::Metrics(_) => Vec::new(),
+        }
+    }
+}
+
+/// Where an export stands.
+struct Run {
+    /// Windows complete.
+    done: usize,
+    /// Bytes of the document written.
+    bytes: u64,
+    join: JoinState,
+    requested: u64,
+    retried: u64,
+    unreadable: Vec<(String, u64)>,
+}
+
+impl Run {
+    fn new(done: usize, join: JoinState, bytes: u64) -> Run {
+        Run {
+            done,
+            bytes,
+            join,
+            requested: 0,
+            retried: 0,
+            unreadable: Vec::new(),
+        }
+    }
+}
+
+/// Turns joined CSV/JSON into the bytes of the document.
+enum Encoder {
+    /// CSV and JSON are written as joined.
+    Plain,
+    #[cfg(feature = "parquet")]
+    Parquet(Box<parquet::ParquetEncoder>),
+}
+
+impl Encoder {
+    async fn new(query: &Query, format: ExportFormat) -> Result<Encoder, Error> {
+        match format {
+            #[cfg(feature = "parquet")]
+            ExportFormat::Parquet => {
+                let profile = query.profile().await?;
+                let types = profile
+                    .columns
+                    .into_iter()
+                    .map(|c| (c.name, c.python_type))
+                    .collect();
+                Ok(Encoder::Parquet(Box::new(parquet::ParquetEncoder::new(
+                    types,
+                ))))
+            }
+            _ => {
+                let _ = query;
+                Ok(Encoder::Plain)
+            }
+        }
+    }
+
+    /// The bytes to write for `joined` (`out` is scratch space).
+    fn encode<'a>(&mut self, joined: &'a [u8], out: &'a mut Vec<u8>) -> Result<&'a [u8], Error> {
+        match self {
+            Encoder::Plain => {
+                let _ = out;
+                Ok(joined)
+            }
+            #[cfg(feature = "parquet")]
+            Encoder::Parquet(encoder) => {
+                encoder.feed_csv(joined, out)?;
+                Ok(out)
+            }
+        }
+    }
+
+    fn end_window(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        match self {
+            Encoder::Plain => {
+                let _ = out;
+                Ok(())
+            }
+            #[cfg(feature = "parquet")]
+            Encoder::Parquet(encoder) => encoder.end_row_group(out),
+        }
+    }
+
+    /// Ends the document (the encoder is spent: plain from then on).
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<Vec<(String, u64)>, Error> {
+        match std::mem::replace(self, Encoder::Plain) {
+            Encoder::Plain => {
+                let _ = out;
+                Ok(Vec::new())
+            }
+            #[cfg(feature = "parquet")]
+            Encoder::Parquet(encoder) => Ok(encoder.finish(out)?.unreadable),
+        }
+    }
+}
+
+/// The body of one window, requested again where it breaks: the bytes
+/// already delivered are read again, checked (CRC-32) and skipped.
+struct WindowBody<'a> {
+    query: &'a Query,
+    url: Url,
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    delivered: u64,
+    delivered_crc: crc32fast::Hasher,
+    /// Bytes of a new body still to skip, their CRC so far and the one expected.
+    skip: u64,
+    skip_crc: crc32fast::Hasher,
+    expected: u32,
+    attempt: u32,
+    started: Instant,
+    retries: u64,
+}
+
+impl<'a> WindowBody<'a> {
+    fn new(query: &'a Query, url: Url, response: reqwest::Response) -> WindowBody<'a> {
+        WindowBody {
+            query,
+            url,
+            body: response.bytes_stream().boxed(),
+            delivered: 0,
+            delivered_crc: crc32fast::Hasher::new(),
+            skip: 0,
+            skip_crc: crc32fast::Hasher::new(),
+            expected: 0,
+            attempt: 1,
+            started: Instant::now(),
+            retries: 0,
+        }
+    }
+
+    /// The next new bytes of the window, or `None` at its end.
+    async fn next(&mut self) -> Result<Option<bytes::Bytes>, Error> {
+        loop {
+            match self.body.next().await {
+                Some(Ok(mut chunk)) => {
+                    if self.skip > 0 {
+                        let n = (self.skip as usize).min(chunk.len());
+                        self.skip_crc.update(&chunk[..n]);
+                        self.skip -= n as u64;
+                        if self.skip == 0 && self.skip_crc.clone().finalize() != self.expected {
+                            return Err(changed_during_retry());
+                        }
+                        chunk = chunk.slice(n..);
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                    }
+                    self.delivered += chunk.len() as u64;
+                    self.delivered_crc.update(&chunk);
+                    return Ok(Some(chunk));
+                }
+                None if self.skip > 0 => return Err(changed_during_retry()),
+                None => return Ok(None),
+                Some(Err(error)) => {
+                    let policy = self.query.client.retry_policy();
+                    let decision = policy.decide_resend(
+                        Outcome::TransportFailed,
+                        self.attempt,
+                        self.started.elapsed(),
+                        SystemTime::now(),
+                        fastrand::f64(),
+                    );
+                    let Decision::RetryAfter(wait) = decision else {
+                        return Err(Error::Transport(error));
+                    };
+                    tracing::debug!(url = %self.url, delivered = self.delivered, "window body broke, requesting it again");
+                    tokio::time::sleep(wait).await;
+                    self.attempt += 1;
+                    self.retries += 1;
+                    self.body = self
+                        .query
+                        .get_at(self.url.clone())
+                        .await?
+                        .bytes_stream()
+                        .boxed();
+                    self.skip = self.delivered;
+                    self.skip_crc = crc32fast::Hasher::new();
+                    self.expected = self.delivered_crc.clone().finalize();
+                }
+            }
+        }
+    }
+}
+
+/// The document being written: window bodies joined, encoded, written.
+struct Sink {
+    encoder: Encoder,
+    joiner: Joiner,
+    /// Joined bytes not yet encoded.
+    joined: Vec<u8>,
+    /// Encoded bytes not yet written.
+    out: Vec<u8>,
+    progress: Progress,
+}
+
+impl Sink {
+    /// Encodes and writes the joined bytes, and tells the progress callback.
+    async fn emit<W: AsyncWrite + Unpin>(
+        &mut self,
+        writer: &mut W,
+        options: &mut ExportOptions,
+    ) -> Result<(), Error> {
+        let bytes = self.encoder.encode(&self.joined, &mut self.out)?;
+        if !bytes.is_empty() {
+            writer.write_all(bytes).await.map_err(io_error)?;
+            self.progress.bytes += bytes.len() as u64;
+        }
+        self.joined.clear();
+        self.out.clear();
+        self.progress.rows = self.joiner.rows();
+        if let Some(callback) = options.on_progress.as_mut() {
+            callback(self.progress);
+        }
+        Ok(())
+    }
+
+    /// Writes what the encoder left in `out` (a row group, a footer).
+    async fn write_out<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> Result<(), Error> {
+        if !self.out.is_empty() {
+            writer.write_all(&self.out).await.map_err(io_error)?;
+            self.progress.bytes += self.out.len() as u64;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}
+
+fn changed_during_retry() -> Error {
+    Error::InvalidInput(format!(
+        "a window requested again after a broken connection came back different: the table changed during the \
+         export; {EXPORT_AGAIN}"
+    ))
+}
+
+fn io_error(error: std::io::Error) -> Error {
+    Error::InvalidInput(format!("cannot write the export: {error}"))
+}
+
+/// What an interrupted export left, recorded beside its partial file.
+#[derive(Serialize, Deserialize)]
+struct ResumeState {
+    /// The format and the request without windows.
+    request: String,
+    /// The table's content when the export started.
+    fingerprint: String,
+    windows: Vec<String>,
+    total: Option<u64>,
+    method: WindowMethod,
+    /// Windows complete.
+    done: usize,
+    /// Bytes of the partial file that hold them.
+    bytes: u64,
+    join: JoinState,
+}
+
+/// The partial file of an export to `path` and the record of what it holds.
+struct PartialFiles {
+    partial: PathBuf,
+    state: PathBuf,
+}
+
+impl PartialFiles {
+    fn beside(path: &Path) -> PartialFiles {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        PartialFiles {
+            partial: path.with_file_name(format!(".{name}.partial")),
+            state: path.with_file_name(format!(".{name}.partial.json")),
+        }
+    }
+
+    fn read_state(&self) -> Option<ResumeState> {
+        serde_json::from_slice(&std::fs::read(&self.state).ok()?).ok()
+    }
+
+    /// Whether the partial file holds at least `bytes`.
+    async fn holds(&self, bytes: u64) -> bool {
+        tokio::fs::metadata(&self.partial)
+            .await
+            .is_ok_and(|m| m.len() >= bytes)
+    }
+
+    /// The partial file, cut to `bytes` and open at its end.
+    async fn open_at(&self, bytes: u64) -> Result<tokio::fs::File, Error> {
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(bytes == 0)
+            .open(&self.partial)
+            .await
+            .map_err(io_error)?;
+        file.set_len(bytes).await.map_err(io_error)?;
+        file.seek(std::io::SeekFrom::Start(bytes))
+            .await
+            .map_err(io_error)?;
+        Ok(file)
+    }
+
+    /// Records the state (written aside, then renamed: never half a record).
+    fn write_state(&self, state: &ResumeState) -> Result<(), Error> {
+        let text = serde_json::to_vec(state).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let aside = self.state.with_extension("json.new");
+        std::fs::write(&aside, text).map_err(io_error)?;
+        std::fs::rename(&aside, &self.state).map_err(io_error)
+    }
+
+    fn remove_state(&self) {
+        let _ = std::fs::remove_file(&self.state);
+    }
+}
+
+/// An interrupted export of `path` that a re-run would resume: windows
+/// complete and windows in all.
+pub fn interrupted_export(path: &Path) -> Option<(u64, u64)> {
+    let state = PartialFiles::beside(path).read_state()?;
+    Some((state.done as u64, state.windows.len() as u64))
+}

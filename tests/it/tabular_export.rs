@@ -1,0 +1,619 @@
+//! Exports of any query against the real api-tabular 0.4.1: sorted past the
+//! cap in the server's order, column subsets, every column shape inside
+//! or/and groups, broken connections, resumption, Parquet.
+//!
+//! The expected order of a sorted export is PostgreSQL's own (`psql` on the
+//! database the server reads, same collation), the full list of ids; at
+//! every window edge it is also checked against the paged JSON endpoint.
+//! Expected values come from the fixtures' formulas
+//! (`tests/stack/tabular/sql/45_sorted.sql`), read with the `csv` crate.
+
+use datagouv::{
+    Client, Condition, ExportFormat, ExportOptions, Filter, Op, Order, Query, RowsPage,
+};
+use datagouv_tests::Stack;
+use serde_json::{Map, Value};
+use std::{
+    collections::HashSet,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+fn client(url: &str) -> Client {
+    Client::builder()
+        .tabular_url(url)
+        .read_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+fn psql() -> &'static str {
+    let bundled = "/usr/lib/postgresql/15/bin/psql";
+    if Path::new(bundled).exists() {
+        bundled
+    } else {
+        "psql"
+    }
+}
+
+/// The ids of a table in PostgreSQL's order for `order_by`.
+fn psql_ids(stack: &Stack, table: &str, order_by: &str) -> Vec<u64> {
+    let sql = format!("SELECT __id FROM public.\"{table}\" ORDER BY {order_by}");
+    let output = std::process::Command::new(psql())
+        .args(["-X", "-q", "-At", stack.get("PG_URI"), "-c", &sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
+fn psql_run(stack: &Stack, sql: &str) {
+    let status = std::process::Command::new(psql())
+        .args(["-X", "-q", stack.get("PG_URI"), "-c", sql])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{sql}");
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("datagouv-export-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+// --- The `sorted` fixture, row i = 1..=120,000 ------------------------------------
+
+const SORTED_TABLE: &str = "3b1f0c9e6a5d4c2b8e7f6a5b4c3d2e1f";
+const WORDS: [&str; 12] = [
+    "Élodie", "élan", "Zoë", "zèbre", "Ålborg", "abc", "Abc", "ÉMILE", "李", "émile", "Ça", "cab",
+];
+
+fn sorted_row(i: u64) -> Vec<String> {
+    let nom = if i % 20 < 9 {
+        String::new()
+    } else {
+        format!("{} {}", WORDS[(i % 12) as usize], i % 397)
+    };
+    let population = if i % 17 == 0 {
+        String::new()
+    } else {
+        (i % 5000).to_string()
+    };
+    vec![
+        i.to_string(),
+        nom,
+        (i % 3).to_string(),
+        ((i % 1000) as f64 * 0.25).to_string(),
+        population,
+    ]
+}
+
+/// Reads an export's CSV: header and records, with an independent reader.
+fn read_csv(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    assert!(!bytes.windows(2).any(|w| w == b"\n\n"), "no blank line");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    let header = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let records = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (header, records)
+}
+
+async fn export(
+    query: &Query,
+    format: ExportFormat,
+    options: ExportOptions,
+) -> (Vec<u8>, datagouv::ExportSummary) {
+    let mut out = Vec::new();
+    let summary = query.export(format, &mut out, options).await.unwrap();
+    (out, summary)
+}
+
+#[tokio::test]
+async fn sorted_exports_past_the_cap_follow_the_servers_order() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = client(stack.get("TABULAR_URL"));
+    let sorted = client.tabular_resource(stack.get("RID_SORTED")).unwrap();
+    let cases: [(&[(&str, Order)], &str); 5] = [
+        (&[("nom", Order::Asc)], "nom ASC, __id"),
+        (&[("nom", Order::Desc)], "nom DESC, __id"),
+        (&[("valeur", Order::Asc)], "valeur ASC, __id"),
+        (
+            &[("valeur", Order::Desc), ("montant", Order::Asc)],
+            "valeur DESC, montant ASC, __id",
+        ),
+        (
+            &[("Population (2021)", Order::Desc), ("valeur", Order::Asc)],
+            "\"Population (2021)\" DESC, valeur ASC, __id",
+        ),
+    ];
+    for (sorts, order_by) in cases {
+        let mut query = sorted.clone();
+        for (column, order) in sorts {
+            query = query.sort(*column, *order);
+        }
+        let (csv, summary) = export(&query, ExportFormat::Csv, ExportOptions::default()).await;
+        let (header, records) = read_csv(&csv);
+        assert_eq!(
+            header,
+            ["__id", "nom", "valeur", "montant", "Population (2021)"],
+            "{order_by}"
+        );
+        assert_eq!((summary.rows, summary.windows), (120_000, 3), "{order_by}");
+        let ids: Vec<u64> = records.iter().map(|r| r[0].parse().unwrap()).collect();
+        assert_eq!(
+            ids,
+            psql_ids(&stack, SORTED_TABLE, order_by),
+            "{order_by}: PostgreSQL's order"
+        );
+        for record in &records {
+            assert_eq!(
+                record,
+                &sorted_row(record[0].parse().unwrap()),
+                "{order_by}: row values"
+            );
+        }
+        // At the window edges, the paged JSON endpoint (the server's own
+        // paging) agrees with the export row for row.
+        let paged = query.clone().sort("__id", Order::Asc).page_size(50);
+        for page in [1u64, 1000, 1001, 2000, 2001, 2400] {
+            let rows: RowsPage<Map<String, Value>> = paged.page(page).await.unwrap();
+            let start = ((page - 1) * 50) as usize;
+            let served: Vec<u64> = rows
+                .rows
+                .iter()
+                .map(|r| r["__id"].as_u64().unwrap())
+                .collect();
+            assert_eq!(served, ids[start..start + 50], "{order_by}: page {page}");
+        }
+    }
+
+    // JSON, sorted, the same rows in the same order.
+    let query = sorted.clone().sort("nom", Order::Desc);
+    let (json, summary) = export(
+        &query,
+        ExportFormat::Json,
+        ExportOptions::default().parallel(3),
+    )
+    .await;
+    assert_eq!(summary.windows, 3);
+    let rows: Vec<Map<String, Value>> = serde_json::from_slice(&json).expect("one JSON array");
+    let ids: Vec<u64> = rows.iter().map(|r| r["__id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, psql_ids(&stack, SORTED_TABLE, "nom DESC, __id"));
+
+    // A column subset past the cap, sorted and not: no `__id` in the output.
+    let subset = sorted
+        .clone()
+        .columns(["valeur", "nom"])
+        .sort("nom", Order::Desc);
+    let (csv, summary) = export(&subset, ExportFormat::Csv, ExportOptions::default()).await;
+    let (header, records) = read_csv(&csv);
+    assert_eq!(header, ["valeur", "nom"]);
+    assert_eq!(summary.rows, 120_000);
+    let expected: Vec<Vec<String>> = psql_ids(&stack, SORTED_TABLE, "nom DESC, __id")
+        .into_iter()
+        .map(|i| {
+            let row = sorted_row(i);
+            vec![row[2].clone(), row[1].clone()]
+        })
+        .collect();
+    assert_eq!(records, expected, "subset, sorted");
+    let big = client.tabular_resource(stack.get("RID_BIG")).unwrap();
+    let subset = big
+        .clone()
+        .columns(["montant", "rang"])
+        .filter("rang", Op::StrictlyGreater, "0");
+    let (json, summary) = export(&subset, ExportFormat::Json, ExportOptions::default()).await;
+    let rows: Vec<Map<String, Value>> = serde_json::from_slice(&json).unwrap();
+    assert_eq!((rows.len(), summary.windows), (200_000, 4));
+    for (index, row) in rows.iter().enumerate() {
+        let i = index as u64 + 1;
+        assert_eq!(
+            row.keys().collect::<Vec<_>>(),
+            ["montant", "rang"],
+            "no __id"
+        );
+        assert_eq!(row["rang"].as_u64(), Some(i));
+        assert_eq!(
+            row["montant"].as_f64(),
+            Some((i % 1000) as f64 * 0.5 + 0.25)
+        );
+    }
+}
+
+// --- The `shapes` fixture, row i = 1..=40 -----------------------------------------
+
+const SHAPES: [&str; 8] = [
+    "plain",
+    "élément",
+    "nom complet",
+    "Population (2021)",
+    "avg.views",
+    "l'année",
+    "taux %",
+    "part_%",
+];
+
+fn shape_value(i: u64) -> Option<String> {
+    (i % 10 != 0).then(|| (i % 13).to_string())
+}
+
+#[tokio::test]
+async fn every_operator_with_every_column_shape_inside_groups() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = client(stack.get("TABULAR_URL"));
+    let shapes = client.tabular_resource(stack.get("RID_SHAPES")).unwrap();
+    // Text comparison, as PostgreSQL compares these varchar values.
+    let cases: [(Op, &str, fn(Option<&str>) -> bool); 10] = [
+        (Op::Exact, "5", |v| v == Some("5")),
+        (Op::Differs, "5", |v| v != Some("5")),
+        (Op::Less, "5", |v| v.is_some_and(|v| v <= "5")),
+        (Op::Greater, "5", |v| v.is_some_and(|v| v >= "5")),
+        (Op::StrictlyLess, "5", |v| v.is_some_and(|v| v < "5")),
+        (Op::StrictlyGreater, "5", |v| v.is_some_and(|v| v > "5")),
+        (Op::IsNull, "", |v| v.is_none()),
+        (Op::IsNotNull, "", |v| v.is_some()),
+        (Op::Contains, "1", |v| v.is_some_and(|v| v.contains('1'))),
+        (Op::NotContains, "1", |v| {
+            v.is_some_and(|v| !v.contains('1'))
+        }),
+    ];
+    for column in SHAPES {
+        for (op, value, predicate) in cases {
+            let expected: Vec<u64> = (1..=40)
+                .filter(|i| predicate(shape_value(*i).as_deref()))
+                .collect();
+            let never = || Condition::from(Filter::new("__id", Op::Exact, "0"));
+            let filter = || Condition::from(Filter::new(column, op, value));
+            let label = format!("`{column}` {}", op.name());
+            for (how, query) in [
+                (
+                    "top level",
+                    shapes.clone().with_filter(Filter::new(column, op, value)),
+                ),
+                (
+                    "in or",
+                    shapes.clone().group(Condition::Or(vec![filter(), never()])),
+                ),
+                (
+                    "in and inside or",
+                    shapes.clone().group(Condition::Or(vec![
+                        never(),
+                        Condition::And(vec![
+                            filter(),
+                            Filter::new("__id", Op::StrictlyGreater, "1").into(),
+                        ]),
+                    ])),
+                ),
+            ] {
+                let rows: RowsPage<Map<String, Value>> = query
+                    .page_size(50)
+                    .page(1)
+                    .await
+                    .unwrap_or_else(|e| panic!("{label} {how}: {e}"));
+                let ids: Vec<u64> = rows
+                    .rows
+                    .iter()
+                    .map(|r| r["__id"].as_u64().unwrap())
+                    .collect();
+                let want: Vec<u64> = expected
+                    .iter()
+                    .copied()
+                    .filter(|i| how != "in and inside or" || *i > 1)
+                    .collect();
+                assert_eq!(ids, want, "{label} {how}");
+            }
+        }
+    }
+}
+
+// --- Broken connections and resumption ---------------------------------------------
+
+/// What the proxy does to the answer of one request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cut {
+    /// Forward it whole.
+    None,
+    /// Forward this many bytes, then reset the connection.
+    Reset(usize),
+    /// Forward this many bytes, then close the connection cleanly.
+    Truncate(usize),
+    /// Forward this many bytes, then stall (the client's read timeout fires).
+    Stall(usize),
+}
+
+/// A TCP proxy in front of the real api-tabular that logs every request
+/// path and breaks the first answer to chosen export windows.
+struct Proxy {
+    address: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    /// `cuts[k]` breaks the first answer to the k-th distinct export window.
+    async fn start(upstream: &str, cuts: Vec<Cut>) -> Proxy {
+        let upstream: SocketAddr = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (task_log, cuts) = (log.clone(), Arc::new(cuts));
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (log, seen, cuts) = (task_log.clone(), seen.clone(), cuts.clone());
+                tokio::spawn(async move {
+                    let _ = proxy_one(client, upstream, log, seen, cuts).await;
+                });
+            }
+        });
+        Proxy { address, log }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn window_requests(&self) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.contains("/data/csv/"))
+            .count()
+    }
+
+    fn clear(&self) {
+        self.log.lock().unwrap().clear();
+    }
+}
+
+/// One request per connection (sent upstream with `Connection: close`).
+async fn proxy_one(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Mutex<Vec<String>>>,
+    cuts: Arc<Vec<Cut>>,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte).await? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let path = text.split(' ').nth(1).unwrap_or_default().to_owned();
+    log.lock().unwrap().push(path.clone());
+    let cut = if path.contains("/data/csv/") {
+        let mut seen = seen.lock().unwrap();
+        if seen.contains(&path) {
+            Cut::None
+        } else {
+            seen.push(path.clone());
+            cuts.get(seen.len() - 1).copied().unwrap_or(Cut::None)
+        }
+    } else {
+        Cut::None
+    };
+    let request: String = text
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+        + "\r\nConnection: close\r\n\r\n";
+    let mut server = TcpStream::connect(upstream).await?;
+    server.write_all(request.as_bytes()).await?;
+    let mut sent = 0usize;
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = server.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        let limit = match cut {
+            Cut::None => usize::MAX,
+            Cut::Reset(at) | Cut::Truncate(at) | Cut::Stall(at) => at,
+        };
+        let take = n.min(limit - sent);
+        client.write_all(&buffer[..take]).await?;
+        sent += take;
+        if sent >= limit {
+            match cut {
+                // SO_LINGER 0: the drop below sends a reset, not a FIN.
+                #[allow(deprecated)]
+                Cut::Reset(_) => client.set_linger(Some(Duration::ZERO))?,
+                Cut::Stall(_) => tokio::time::sleep(Duration::from_secs(30)).await,
+                _ => {}
+            }
+            return Ok(());
+        }
+    }
+    client.shutdown().await
+}
+
+#[tokio::test]
+async fn broken_windows_are_fetched_again_and_the_file_is_identical() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let tabular = stack.get("TABULAR_URL");
+    let rid = stack.get("RID_BIG");
+    let clean = export(
+        &client(tabular).tabular_resource(rid).unwrap(),
+        ExportFormat::Csv,
+        ExportOptions::default(),
+    )
+    .await;
+
+    // Windows 1, 2 and 3 break mid-body: reset, truncated, stalled.
+    let cuts = vec![
+        Cut::Reset(300_000),
+        Cut::Truncate(700_000),
+        Cut::Stall(200_000),
+    ];
+    let proxy = Proxy::start(tabular, cuts).await;
+    let query = client(&proxy.url()).tabular_resource(rid).unwrap();
+    let (bytes, summary) = export(&query, ExportFormat::Csv, ExportOptions::default()).await;
+    assert_eq!(summary.windows_retried, 3, "three windows requested again");
+    assert_eq!(proxy.window_requests(), 4 + 3);
+    assert!(
+        bytes == clean.0,
+        "byte-identical to a clean export ({} vs {} bytes)",
+        bytes.len(),
+        clean.0.len()
+    );
+    assert_eq!(summary.rows, 200_000);
+
+    // Sorted (keyset windows) through the same faults.
+    let cuts = vec![
+        Cut::Truncate(100_000),
+        Cut::Reset(500_000),
+        Cut::Stall(150_000),
+    ];
+    let proxy = Proxy::start(tabular, cuts).await;
+    let sorted = |url: &str| {
+        client(url)
+            .tabular_resource(stack.get("RID_SORTED"))
+            .unwrap()
+            .sort("nom", Order::Asc)
+    };
+    let clean = export(
+        &sorted(tabular),
+        ExportFormat::Csv,
+        ExportOptions::default().parallel(1),
+    )
+    .await;
+    let (bytes, summary) = export(
+        &sorted(&proxy.url()),
+        ExportFormat::Csv,
+        ExportOptions::default(),
+    )
+    .await;
+    assert_eq!(summary.windows_retried, 3);
+    assert!(bytes == clean.0, "sorted: byte-identical to a clean export");
+}
+
+#[tokio::test]
+async fn an_interrupted_export_resumes_and_a_changed_table_restarts() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let tabular = stack.get("TABULAR_URL");
+    let rid = stack.get("RID_RESUME");
+    let dir = scratch("resume");
+    let clean_path = dir.join("clean.csv");
+    let query = client(tabular).tabular_resource(rid).unwrap();
+    query
+        .export_to_file(ExportFormat::Csv, &clean_path, ExportOptions::default())
+        .await
+        .unwrap();
+    let clean = std::fs::read(&clean_path).unwrap();
+
+    let proxy = Proxy::start(tabular, Vec::new()).await;
+    let query = client(&proxy.url()).tabular_resource(rid).unwrap();
+    let path = dir.join("out.csv");
+    // Killed halfway: the export is dropped while window 3 streams.
+    let interrupt = |query: Query, path: PathBuf| async move {
+        let halfway = Arc::new(tokio::sync::Notify::new());
+        let signal = halfway.clone();
+        let options = ExportOptions::default()
+            .parallel(1)
+            .on_progress(move |progress| {
+                if progress.windows_done >= 2 {
+                    signal.notify_one();
+                }
+            });
+        tokio::select! {
+            result = query.export_to_file(ExportFormat::Csv, &path, options) => panic!("not interrupted: {result:?}"),
+            () = halfway.notified() => {}
+        }
+    };
+    interrupt(query.clone(), path.clone()).await;
+    assert!(!path.exists(), "nothing under the final name");
+    assert_eq!(datagouv::interrupted_export(&path), Some((2, 4)));
+    proxy.clear();
+    let summary = query
+        .export_to_file(ExportFormat::Csv, &path, ExportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.resumed_from, summary.windows_requested),
+        (Some(2), 2)
+    );
+    assert_eq!(
+        proxy.window_requests(),
+        2,
+        "only the remaining windows are requested"
+    );
+    assert!(
+        std::fs::read(&path).unwrap() == clean,
+        "the resumed file equals a clean one"
+    );
+    std::fs::remove_file(&path).unwrap();
+
+    // Interrupted again, then the table changes: the re-run starts over.
+    interrupt(query.clone(), path.clone()).await;
+    let table = "public.\"7d3f2e1a0b9c8d7e6f5a4b3c2d1e0f9a\"";
+    psql_run(
+        &stack,
+        &format!("INSERT INTO {table} (n, t) VALUES (160001, 'r160001')"),
+    );
+    proxy.clear();
+    let result = query
+        .export_to_file(ExportFormat::Csv, &path, ExportOptions::default())
+        .await;
+    psql_run(&stack, &format!("DELETE FROM {table} WHERE n = 160001"));
+    let summary = result.unwrap();
+    assert!(
+        summary.restarted && summary.resumed_from.is_none(),
+        "{summary:?}"
+    );
+    assert_eq!(proxy.window_requests(), 4);
+    let (_, records) = read_csv(&std::fs::read(&path).unwrap());
+    assert_eq!(records.len(), 160_001);
+    let names: HashSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        HashSet::from(["clean.csv".into(), "out.csv".into()]),
+        "no partial file left"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
