@@ -89,7 +89,7 @@ fn sorted_row(i: u64) -> Vec<String> {
     } else {
         format!("{} {}", WORDS[(i % 12) as usize], i % 397)
     };
-    let population = if i % 17 == 0 {
+    let population = if i.is_multiple_of(17) {
         String::new()
     } else {
         (i % 5000).to_string()
@@ -259,8 +259,11 @@ const SHAPES: [&str; 8] = [
     "part_%",
 ];
 
+/// Which values of a column an operator keeps.
+type Predicate = fn(Option<&str>) -> bool;
+
 fn shape_value(i: u64) -> Option<String> {
-    (i % 10 != 0).then(|| (i % 13).to_string())
+    (!i.is_multiple_of(10)).then(|| (i % 13).to_string())
 }
 
 #[tokio::test]
@@ -271,7 +274,7 @@ async fn every_operator_with_every_column_shape_inside_groups() {
     let client = client(stack.get("TABULAR_URL"));
     let shapes = client.tabular_resource(stack.get("RID_SHAPES")).unwrap();
     // Text comparison, as PostgreSQL compares these varchar values.
-    let cases: [(Op, &str, fn(Option<&str>) -> bool); 10] = [
+    let cases: [(Op, &str, Predicate); 10] = [
         (Op::Exact, "5", |v| v == Some("5")),
         (Op::Differs, "5", |v| v != Some("5")),
         (Op::Less, "5", |v| v.is_some_and(|v| v <= "5")),
@@ -488,7 +491,13 @@ async fn broken_windows_are_fetched_again_and_the_file_is_identical() {
     ];
     let proxy = Proxy::start(tabular, cuts).await;
     let query = client(&proxy.url()).tabular_resource(rid).unwrap();
-    let (bytes, summary) = export(&query, ExportFormat::Csv, ExportOptions::default()).await;
+    // One window at a time: each breaks while the export reads its body.
+    let (bytes, summary) = export(
+        &query,
+        ExportFormat::Csv,
+        ExportOptions::default().parallel(1),
+    )
+    .await;
     assert_eq!(summary.windows_retried, 3, "three windows requested again");
     assert_eq!(proxy.window_requests(), 4 + 3);
     assert!(
@@ -518,13 +527,17 @@ async fn broken_windows_are_fetched_again_and_the_file_is_identical() {
         ExportOptions::default().parallel(1),
     )
     .await;
+    // Two windows in flight: a window that breaks before its headers were
+    // read is sent again by the transport, one that breaks later by the
+    // export; either way each broken window is requested twice.
     let (bytes, summary) = export(
         &sorted(&proxy.url()),
         ExportFormat::Csv,
         ExportOptions::default(),
     )
     .await;
-    assert_eq!(summary.windows_retried, 3);
+    assert_eq!(summary.rows, 120_000);
+    assert_eq!(proxy.window_requests(), 3 + 3);
     assert!(bytes == clean.0, "sorted: byte-identical to a clean export");
 }
 
@@ -615,5 +628,162 @@ async fn an_interrupted_export_resumes_and_a_changed_table_restarts() {
         HashSet::from(["clean.csv".into(), "out.csv".into()]),
         "no partial file left"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn window_edges_the_server_cannot_be_told_fail_before_any_row() {
+    // A scripted server: 120,000 matching rows, and around the first
+    // window's edge only values with a comma (which no group can carry).
+    let edge: Vec<Value> = (0..50)
+        .map(|k| serde_json::json!({"nom": format!("a,{k}"), "__id": 49_951 + k}))
+        .collect();
+    let count = serde_json::json!({"data": [{"nom": "x", "__id": 1}], "meta": {"total": 120_000}});
+    let page = serde_json::json!({"data": edge, "meta": {"total": 120_000}});
+    let server = crate::fault_server::FaultServer::start(vec![
+        crate::fault_server::Action::json(200, &count.to_string()),
+        crate::fault_server::Action::json(200, &page.to_string()),
+    ])
+    .await;
+    let query = client(&server.url())
+        .tabular_resource("10000000-0000-4000-8000-000000000006")
+        .unwrap()
+        .sort("nom", Order::Asc);
+    let mut out = Vec::new();
+    let error = query
+        .export(ExportFormat::Csv, &mut out, ExportOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("none of the 50 rows around window 1's edge"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("commas"), "{error}");
+    assert!(out.is_empty(), "nothing written");
+    let paths: Vec<String> = server.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(
+        paths.iter().all(|p| !p.contains("/data/csv/")),
+        "no window requested: {paths:?}"
+    );
+}
+
+// --- Parquet ------------------------------------------------------------------------
+
+/// Runs `tests/stack/read_parquet.py` (pyarrow, a reader independent of
+/// the SDK's writer) with the tabular venv's python; its standard output.
+fn pyarrow(args: &[&std::ffi::OsStr]) -> String {
+    let home = std::env::var("STACK_HOME")
+        .unwrap_or_else(|_| format!("{}/.cache/datagouv-stack", std::env::var("HOME").unwrap()));
+    let script = datagouv_tests::workspace_root().join("tests/stack/read_parquet.py");
+    let output = std::process::Command::new(format!("{home}/venv-tabular/bin/python"))
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("the tabular venv's python runs (bash tests/stack/stack.sh install)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// pyarrow's reading of a Parquet file: the schema, then the rows.
+fn read_parquet(path: &Path) -> (Map<String, Value>, Vec<Map<String, Value>>) {
+    let text = pyarrow(&[path.as_os_str()]);
+    let mut lines = text.lines();
+    let schema = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let rows = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+    (schema, rows)
+}
+
+/// A CSV field of the export as the Parquet column of this arrow type holds it.
+fn typed(field: &str, arrow_type: &str) -> Value {
+    if field.is_empty() {
+        return Value::Null;
+    }
+    match arrow_type {
+        "int64" => Value::from(field.parse::<i64>().unwrap()),
+        "double" => Value::from(field.parse::<f64>().unwrap()),
+        "bool" => Value::from(matches!(field, "t" | "true")),
+        "timestamp[us]" => Value::from(field.replace(' ', "T")),
+        // PostgREST's CSV doubles backslashes (`C:\temp` is sent as
+        // `C:\\temp`); the Parquet file holds the value itself.
+        _ => Value::from(field.replace("\\\\", "\\")),
+    }
+}
+
+#[tokio::test]
+async fn parquet_exports_read_back_by_pyarrow_equal_the_csv_export() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = client(stack.get("TABULAR_URL"));
+    let dir = scratch("parquet");
+    let cases = [
+        (stack.get("RID_TYPES"), None, vec![30]),
+        (
+            stack.get("RID_SORTED"),
+            Some("nom"),
+            vec![50_000, 50_000, 20_000],
+        ),
+    ];
+    for (rid, sort, groups) in cases {
+        let mut query = client.tabular_resource(rid).unwrap();
+        if let Some(column) = sort {
+            query = query.sort(column, Order::Desc);
+        }
+        let path = dir.join("out.parquet");
+        let summary = query
+            .export_to_file(ExportFormat::Parquet, &path, ExportOptions::default())
+            .await
+            .unwrap();
+        let (csv, _) = export(&query, ExportFormat::Csv, ExportOptions::default()).await;
+        let (header, records) = read_csv(&csv);
+        let (schema, rows) = read_parquet(&path);
+        assert_eq!(summary.rows as usize, records.len());
+        assert_eq!(
+            schema.keys().cloned().collect::<Vec<_>>(),
+            header,
+            "columns in order"
+        );
+        let profile = query.profile().await.unwrap();
+        for column in &profile.columns {
+            let want = match column.python_type.as_str() {
+                "int" => "int64",
+                "float" => "double",
+                "bool" => "bool",
+                "date" => "date32[day]",
+                "datetime" => "timestamp[us]",
+                _ => "string",
+            };
+            assert_eq!(schema[&column.name], want, "type of `{}`", column.name);
+        }
+        assert_eq!(rows.len(), records.len());
+        for (row, record) in rows.iter().zip(&records) {
+            for ((name, arrow_type), field) in schema.iter().zip(record) {
+                let expected = typed(field, arrow_type.as_str().unwrap());
+                let got = &row[name];
+                let same = match (got, &expected) {
+                    // An empty string and NULL are both an empty CSV field.
+                    (Value::String(s), Value::Null) => s.is_empty(),
+                    (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+                    (a, b) => a == b,
+                };
+                assert!(
+                    same,
+                    "`{name}` of row {}: parquet {got}, csv {field:?}",
+                    record[0]
+                );
+            }
+        }
+        assert_eq!(summary.unreadable, Vec::new());
+        let row_groups = pyarrow(&["--row-groups".as_ref(), path.as_os_str()]);
+        let row_groups: Vec<u64> = serde_json::from_str(&row_groups).unwrap();
+        assert_eq!(row_groups, groups, "a row group per window");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -71,7 +71,8 @@ pub fn parse_filter(text: &str) -> Result<Filter, CliError> {
 }
 
 const GROUP_HINT: &str = "write groups as or(…) or and(…) around filters and groups separated by commas, e.g. \
-     --where 'or(dep__exact=75, and(montant__greater=1000, statut__isnull))'";
+     --where 'or(dep__exact=75, and(montant__greater=1000, statut__isnull))'; commas separate the items, so a value \
+     inside a group cannot hold one (give it to --filter instead)";
 
 /// Reads `--where or(…)|and(…)|col__op=value` into a condition.
 pub fn parse_condition(text: &str) -> Result<Condition, CliError> {
@@ -115,7 +116,7 @@ pub fn parse_condition(text: &str) -> Result<Condition, CliError> {
     }
     let conditions = items
         .into_iter()
-        .map(parse_condition)
+        .map(|item| parse_condition(item).map_err(|e| e.with_hint(GROUP_HINT)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(if is_or {
         Condition::Or(conditions)

@@ -494,6 +494,52 @@ fn tabular_export_writes_the_file() {
         "tabular_export_json_file",
         &serde_json::to_string_pretty(&rows).unwrap(),
     );
+
+    // Sorted past the cap, narrowed by an or/and group, one window at a time.
+    let file = dir.path().join("sorted.csv");
+    stack.check(
+        "tabular_export_sorted_group",
+        &[
+            "tabular",
+            "export",
+            stack.get("RID_SORTED"),
+            file.to_str().unwrap(),
+            "--where",
+            "or(valeur__exact=1, and(Population (2021)__strictly_less=2500, nom__isnull))",
+            "--sort",
+            "nom:desc",
+            "--columns",
+            "nom,valeur",
+            "--parallel",
+            "1",
+            "--jsonl",
+            "--fields",
+            "rows,windows,windows_requested,resumed_from_window",
+        ],
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("nom,valeur\n"), "{}", &text[..40]);
+    // The fixture's formulas (tests/stack/tabular/sql/45_sorted.sql).
+    let expected = (1..=120_000u64)
+        .filter(|i| i % 3 == 1 || (i % 17 != 0 && i % 5000 < 2500 && i % 20 < 9))
+        .count();
+    assert_eq!(text.lines().count(), expected + 1);
+
+    // `.parquet`: typed from the profile.
+    let file = dir.path().join("types.parquet");
+    stack.check(
+        "tabular_export_parquet",
+        &[
+            "tabular",
+            "export",
+            stack.get("RID_TYPES"),
+            file.to_str().unwrap(),
+            "--jsonl",
+            "--fields",
+            "rows,windows,unreadable_values",
+        ],
+    );
+    assert!(std::fs::read(&file).unwrap().starts_with(b"PAR1"));
 }
 
 #[test]
@@ -650,6 +696,21 @@ fn exit_codes_and_hints() {
         (
             "error_two_formats",
             &["tabular", "query", types, "--json", "--csv"],
+            2,
+        ),
+        (
+            "error_bad_group",
+            &["tabular", "query", types, "--where", "or(entier__exact=1"],
+            2,
+        ),
+        (
+            "error_group_value_with_comma",
+            &["tabular", "query", types, "--where", "or(nom__exact=a,b)"],
+            2,
+        ),
+        (
+            "error_parallel_out_of_range",
+            &["tabular", "export", types, "out.csv", "--parallel", "5"],
             2,
         ),
     ];
