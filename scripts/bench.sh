@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The benchmarks of issue 8, side by side in one run: our SDK, the Python
-# client datagouv-client 0.5.1, a plain Python `requests` loop and curl (the
-# physical limit), against the local bench server (benches/datagouv-bench),
-# then the request-overhead micro-benchmark (criterion) and the build cost.
-# Prints a table of medians and ratios against the targets of issue 8 and
+# The benchmarks of issues 8 and 15, side by side in one run: our SDK, the
+# Python client datagouv-client 0.5.1, a plain Python `requests` loop and curl
+# (the physical limit), against the local bench server
+# (benches/datagouv-bench), then the request-overhead micro-benchmark
+# (criterion) and the build cost. The export also runs against the real
+# api-tabular 0.4.1 of tests/stack (PostgreSQL + PostgREST), started and
+# stopped here. Prints a table of medians and ratios against the targets and
 # writes it to target/bench/results.md (raw runs: target/bench/results.tsv).
 #
 #   bash scripts/bench.sh
 #
-# About 9 minutes on 2 cores once the bench binaries are built (the cold
+# About 10 minutes on 2 cores once the bench binaries are built (the cold
 # builds take half of it). Knobs (environment):
 #   BENCH_REPS=5          repetitions of every scenario (medians are reported)
 #   BENCH_MICRO_REPS=3    criterion runs of the small-GET benchmark
@@ -16,6 +18,10 @@
 #   BENCH_SCENARIOS="list export download upload small_get build"
 #   BENCH_TMP=/dev/shm    where files are written (tmpfs: the client is measured, not the disk)
 #   BENCH_PREFETCH=16     the SDK's list prefetch
+#   BENCH_EXPORT_TABULAR=1  the export's second part, against the local api-tabular
+#                         (0: skip it; needs `bash tests/stack/stack.sh install`)
+#   BENCH_TABULAR_RID=10000000-0000-4000-8000-000000000005  the resource it exports
+#   BENCH_TABULAR_SORT=montant:desc  the sorted export's `--sort`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -24,12 +30,16 @@ micro_reps=${BENCH_MICRO_REPS:-3}
 build_reps=${BENCH_BUILD_REPS:-3}
 scenarios=" ${BENCH_SCENARIOS:-list export download upload small_get build} "
 prefetch=${BENCH_PREFETCH:-16}
+export_tabular=${BENCH_EXPORT_TABULAR:-1}
+tabular_rid=${BENCH_TABULAR_RID:-10000000-0000-4000-8000-000000000005}
+tabular_sort=${BENCH_TABULAR_SORT:-montant:desc}
 tmp_root=${BENCH_TMP:-/dev/shm}
 [ -d "$tmp_root" ] && [ -w "$tmp_root" ] || tmp_root=${TMPDIR:-/tmp}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 out_dir=$target_dir/bench
 mkdir -p "$out_dir"
 results=$out_dir/results.tsv
+checks=$out_dir/checks.tsv
 log=$out_dir/bench.log
 : >"$log"
 say() { echo "[bench] $*" >&2; }
@@ -60,11 +70,16 @@ peers=benches/datagouv-bench/python/peers.py
 # ---- servers ----------------------------------------------------------------
 work=$(mktemp -d "$tmp_root/datagouv-bench.XXXXXX")
 build_dir=""
+stack_dir=""
 pids=()
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$stack_dir" ]; then
+    say "stopping the local api-tabular"
+    bash tests/stack/stack.sh stop "$stack_dir" >>"$log" 2>&1 || say "stack stop failed (see $log)"
+  fi
   rm -rf "$work"
   [ -z "$build_dir" ] || rm -rf "$build_dir"
 }
@@ -89,21 +104,21 @@ wait_server() {
   done
   cat "$work/$name.url"
 }
-start_server fast
+start_server fast --request-log "$work/fast.requests"
 start_server slow --latency-ms 20
 url=$(wait_server fast "${pids[0]}")
 url20=$(wait_server slow "${pids[1]}")
 say "bench servers: $url (no latency), $url20 (20 ms per answer)"
 
 dataset=b00000000000000000000001
-rid=b0000000-0000-4000-8000-000000000001
 upload_file=$work/upload.bin
 
 # ---- one measured run --------------------------------------------------------
 printf 'scenario\tpeer\trep\tseconds\tpeak_rss_kib\tmoved\tstatus\n' >"$results"
-# measure SCENARIO PEER REP OUTPUT_FILE COMMAND...: wall time (date, ns) and
-# peak RSS (/usr/bin/time %M) of the whole process; what it moved (bytes=,
-# items= on its stdout, else the size of OUTPUT_FILE); the file is removed.
+# measure SCENARIO PEER REP OUTPUT COMMAND...: wall time (date, ns) and peak
+# RSS (/usr/bin/time %M) of the whole process; what it moved (rows=, bytes=,
+# items=, windows= on its stdout, else the size of the OUTPUT file, or the
+# total size and count of the files in the OUTPUT directory); OUTPUT is removed.
 measure() {
   local scenario=$1 peer=$2 rep=$3 output=$4 start end status seconds rss moved state
   shift 4
@@ -115,18 +130,119 @@ measure() {
   end=$(date +%s%N)
   seconds=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
   rss=$(tail -n 1 "$work/time")
-  moved=${MOVED:-$(grep -o 'bytes=[0-9]*\|items=[0-9]*' "$work/stdout" | head -n 1 || true)}
+  moved=${MOVED:-$(grep -o '\(rows\|bytes\|items\|windows\)=[0-9]*' "$work/stdout" | paste -sd ' ' || true)}
   if [ -z "$moved" ] && [ -n "$output" ] && [ -f "$output" ]; then moved="bytes=$(stat -c %s "$output")"; fi
+  if [ -z "$moved" ] && [ -n "$output" ] && [ -d "$output" ]; then moved=$(dir_size "$output"); fi
   case $status in
     0) state=ok ;;
     3) state=unsupported ;;
     *) state=failed; say "$scenario/$peer failed ($status): $(tail -n 3 "$work/stderr" | tr '\n' ' ')" ;;
   esac
-  [ -z "$output" ] || rm -f "$output"
+  [ -z "$output" ] || rm -rf "$output"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$peer" "$rep" "$seconds" "$rss" "$moved" "$state" >>"$results"
   cat "$work/stdout" "$work/stderr" >>"$log"
   [ "$state" = unsupported ] || say "$scenario/$peer #$rep: ${seconds} s, peak RSS $((rss / 1024)) MiB, $moved ($state)"
 }
+
+# dir_size DIR: `bytes=TOTAL windows=FILES` of the files in DIR.
+dir_size() {
+  find "$1" -type f -printf '%s\n' | awk '{ s += $1; n++ } END { printf "bytes=%d windows=%d", s, n }'
+}
+
+# ---- the export: every client fetches the same windows ---------------------------
+# The SDK's window plan (`bench-sdk export-plan`: the URLs its export requests,
+# in order) is what curl fetches: one curl process, one output file per
+# window, the windows one after the other on one connection (curl-seq) or two
+# in flight (curl-par2, `--parallel --parallel-max 2`).
+printf 'check\tverdict\tdetail\n' >"$checks"
+check() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$checks"; say "check $1: $2 ($3)"; }
+
+# export_plan BASE_URL NAME [bench-sdk args...]: writes $work/NAME.urls and
+# the curl config $work/NAME.curl (outputs in $work/windows/).
+export_plan() {
+  local base=$1 name=$2 n=0 line
+  shift 2
+  "$bin/bench-sdk" export-plan --url "$base" "$@" >"$work/$name.urls" 2>>"$log" \
+    || { say "bench-sdk export-plan failed (see $log)"; exit 1; }
+  printf 'create-dirs\n' >"$work/$name.curl"
+  while IFS= read -r line; do
+    n=$((n + 1))
+    printf 'url = "%s"\noutput = "%s/windows/%05d"\n' "$line" "$work" "$n"
+  done <"$work/$name.urls" >>"$work/$name.curl"
+  say "export plan ($name): $n windows, first $(head -n 1 "$work/$name.urls")"
+  { echo "export plan ($name):"; cat "$work/$name.urls"; } >>"$log"
+}
+
+# join_windows DIR: the windows' CSV bodies as one CSV (the first header only).
+join_windows() {
+  local first=1 f
+  for f in "$1"/*; do
+    if [ $first = 1 ]; then cat "$f"; first=0; else tail -n +2 "$f"; fi
+  done
+}
+
+# export_checks NAME BASE_URL REQUESTS_LOG LOG_FORMAT [bench-sdk args...]:
+# once, untimed: the requests of a sequential SDK export are its plan's, all
+# answered 200; its CSV is byte for byte curl's windows joined.
+export_checks() {
+  local name=$1 base=$2 requests=$3 format=$4 mark
+  shift 4
+  mark=$(wc -l <"$requests")
+  sleep 0.5  # gunicorn logs a request once answered
+  "$bin/bench-sdk" export --url "$base" --out "$work/check.csv" --parallel 1 "$@" >>"$log" 2>&1 \
+    || { check "$name: SDK export" failed "see $log"; return; }
+  # What the server saw: `GET PATH STATUS` (bench server) or gunicorn's access log.
+  sleep 0.5
+  tail -n +"$((mark + 1))" "$requests" | case $format in
+    bench) awk '$2 ~ /\/data\/(csv|json)\// { print $2, $3 }' ;;
+    gunicorn) sed -n 's#.*"GET \([^ ]*/data/\(csv\|json\)/[^ ]*\) HTTP/[0-9.]*" \([0-9]*\) .*#\1 \3#p' ;;
+  esac >"$work/seen"
+  sed 's#^[a-z]*://[^/]*##; s#$# 200#' "$work/$name.urls" >"$work/expected"
+  if cmp -s "$work/seen" "$work/expected"; then
+    check "$name: SDK requests = plan" ok "$(wc -l <"$work/seen") window requests, all 200, in the plan's order"
+  else
+    check "$name: SDK requests = plan" failed \
+      "$(diff "$work/expected" "$work/seen" | head -n 6 | tr '\n' ' ')"
+  fi
+  curl -sSf -K "$work/$name.curl" 2>>"$log" || { check "$name: curl windows" failed "curl exit $?"; return; }
+  local detail
+  if detail=$(cmp "$work/check.csv" <(join_windows "$work/windows") 2>&1); then
+    check "$name: SDK CSV = curl windows joined" ok "$(stat -c %s "$work/check.csv") bytes, $(($(wc -l <"$work/check.csv") - 1)) rows"
+  else
+    check "$name: SDK CSV = curl windows joined" failed "$detail"
+  fi
+  rm -rf "$work/check.csv" "$work/windows"
+}
+
+# sorted_check BASE_URL [bench-sdk args...]: once, untimed: the sorted export
+# holds the unsorted export's rows, in the order $tabular_sort asks for.
+sorted_check() {
+  local base=$1 column order=() n
+  shift
+  if ! "$bin/bench-sdk" export --url "$base" "$@" --out "$work/check.csv" >>"$log" 2>&1 \
+    || ! "$bin/bench-sdk" export --url "$base" "$@" --sort "$tabular_sort" --out "$work/sorted.csv" >>"$log" 2>&1; then
+    check "tabular: sorted export" failed "an export failed (see $log)"
+    return
+  fi
+  column=$(head -n 1 "$work/sorted.csv" | tr ',' '\n' | grep -n -x -m 1 "\"\?${tabular_sort%%:*}\"\?" | cut -d: -f1 || true)
+  [ "${tabular_sort#*:}" != desc ] || order=(-r)
+  n=$(($(wc -l <"$work/sorted.csv") - 1))
+  if [ -z "$column" ]; then
+    check "tabular: sorted export" failed "no column ${tabular_sort%%:*} in its header"
+  elif ! cmp -s <(tail -n +2 "$work/check.csv" | sort) <(tail -n +2 "$work/sorted.csv" | sort); then
+    check "tabular: sorted export" failed "its $n rows are not the unsorted export's"
+  elif ! tail -n +2 "$work/sorted.csv" | cut -d, -f"$column" | sort -c -g "${order[@]}" 2>>"$log"; then
+    check "tabular: sorted export" failed "its rows are not ordered by $tabular_sort"
+  else
+    check "tabular: sorted export" ok "the unsorted export's $n rows, ordered by $tabular_sort"
+  fi
+  rm -f "$work/check.csv" "$work/sorted.csv"
+}
+
+if wants export; then
+  export_plan "$url" bench
+  export_checks bench "$url" "$work/fast.requests" bench
+fi
 
 # curl fetches the same 200 page URLs, 16 at a time.
 for page in $(seq 200); do
@@ -149,10 +265,14 @@ for rep in $(seq "$reps"); do
     MOVED=pages=200 measure list curl "$rep" "" curl -sSf --parallel --parallel-max 16 -K "$work/list.curl"
   fi
   if wants export; then
+    measure export sdk-seq "$rep" "$work/out.csv" "$bin/bench-sdk" export --url "$url" --out "$work/out.csv" --parallel 1
     measure export sdk "$rep" "$work/out.csv" "$bin/bench-sdk" export --url "$url" --out "$work/out.csv"
-    measure export client "$rep" "$work/out.csv" "$py" "$peers" client export "$url" --out "$work/out.csv"
+    measure export sdk-parquet "$rep" "$work/out.parquet" "$bin/bench-sdk" export --url "$url" --out "$work/out.parquet" --format parquet
     measure export requests "$rep" "$work/out.csv" "$py" "$peers" requests export "$url" --out "$work/out.csv"
-    measure export curl "$rep" "$work/out.csv" curl -sSf -o "$work/out.csv" "$url/api/resources/$rid/data/csv/"
+    measure export curl-seq "$rep" "$work/windows" curl -sSf -K "$work/bench.curl"
+    measure export curl-par2 "$rep" "$work/windows" curl -sSf --parallel --parallel-max 2 -K "$work/bench.curl"
+    # For information: what the SDK asks before the first window (count, first and last `__id`).
+    MOVED=plan measure export sdk-plan "$rep" "" "$bin/bench-sdk" export-plan --url "$url"
   fi
   if wants download; then
     measure download sdk "$rep" "$work/out.bin" "$bin/bench-sdk" download --url "$url" --out "$work/out.bin"
@@ -169,6 +289,36 @@ for rep in $(seq "$reps"); do
       _ "$upload_file" "$url/api/1/datasets/$dataset/upload/"
   fi
 done
+
+# ---- the export against the real api-tabular ------------------------------------
+# The tabular half of tests/stack (PostgreSQL 15, PostgREST 12, api-tabular
+# 0.4.1 under gunicorn), on free ports, stopped on exit whatever happens.
+if wants export && [ "$export_tabular" = 1 ]; then
+  stack_dir=$work/stack
+  say "starting the local api-tabular (tests/stack/tabular/start.sh)"
+  bash tests/stack/tabular/start.sh "$stack_dir" >>"$log" 2>&1 \
+    || { say "the local api-tabular did not start (run: bash tests/stack/stack.sh install; see $log)"; exit 1; }
+  tab_url=$(sed -n 's/^DATAGOUV_TEST_TABULAR_URL=//p' "$stack_dir/tabular.env")
+  say "api-tabular: $tab_url, resource $tabular_rid"
+  export_plan "$tab_url" tabular --rid "$tabular_rid"
+  export_plan "$tab_url" tabular-sorted --rid "$tabular_rid" --sort "$tabular_sort"
+  export_checks tabular "$tab_url" "$stack_dir/logs/tabular-api.log" gunicorn --rid "$tabular_rid"
+  sorted_check "$tab_url" --rid "$tabular_rid"
+  for rep in $(seq "$reps"); do
+    common=(--url "$tab_url" --rid "$tabular_rid")
+    measure export_tabular sdk-seq "$rep" "$work/out.csv" "$bin/bench-sdk" export "${common[@]}" --out "$work/out.csv" --parallel 1
+    measure export_tabular sdk "$rep" "$work/out.csv" "$bin/bench-sdk" export "${common[@]}" --out "$work/out.csv"
+    measure export_tabular sdk-sorted "$rep" "$work/out.csv" "$bin/bench-sdk" export "${common[@]}" --out "$work/out.csv" --sort "$tabular_sort"
+    measure export_tabular sdk-parquet "$rep" "$work/out.parquet" "$bin/bench-sdk" export "${common[@]}" --out "$work/out.parquet" --format parquet
+    measure export_tabular curl-seq "$rep" "$work/windows" curl -sSf -K "$work/tabular.curl"
+    measure export_tabular curl-par2 "$rep" "$work/windows" curl -sSf --parallel --parallel-max 2 -K "$work/tabular.curl"
+    MOVED=plan measure export_tabular sdk-plan "$rep" "" "$bin/bench-sdk" export-plan "${common[@]}"
+    MOVED=plan measure export_tabular sdk-plan-sorted "$rep" "" "$bin/bench-sdk" export-plan "${common[@]}" --sort "$tabular_sort"
+  done
+  say "stopping the local api-tabular"
+  bash tests/stack/stack.sh stop "$stack_dir" >>"$log" 2>&1 || say "stack stop failed (see $log)"
+  stack_dir=""
+fi
 
 # ---- small GET overhead (criterion) -------------------------------------------
 if wants small_get; then
@@ -221,5 +371,5 @@ if wants build; then
 fi
 
 # ---- the table ----------------------------------------------------------------
-python3 benches/datagouv-bench/python/report.py "$results" --prefetch "$prefetch" --tmp "$tmp_root" \
+python3 benches/datagouv-bench/python/report.py "$results" --checks "$checks" --prefetch "$prefetch" --tmp "$tmp_root" \
   | tee "$out_dir/results.md"

@@ -1,7 +1,8 @@
-"""Turns scripts/bench.sh's raw runs (results.tsv) into the Markdown table of
-medians and ratios against the targets of issue 8.
+"""Turns scripts/bench.sh's raw runs (results.tsv) into the Markdown tables of
+medians and ratios against the targets of issues 8 and 15.
 
-    python3 report.py target/bench/results.tsv [--prefetch 16] [--tmp /dev/shm]
+    python3 report.py target/bench/results.tsv [--checks target/bench/checks.tsv]
+        [--prefetch 16] [--tmp /dev/shm]
 """
 
 import argparse
@@ -22,9 +23,23 @@ NAMES = {
 }
 SCENARIOS = {
     "list": "list 20,000 datasets (200 pages of 100, 20 ms per answer)",
-    "export": "Tabular CSV export, 1.0 GB",
     "download": "download 1 GiB",
     "upload": "upload 1 GiB",
+}
+# The export (issue 15): every client fetches the SDK's windows.
+EXPORT_PEERS = ["sdk-seq", "sdk", "sdk-parquet", "sdk-sorted", "curl-seq", "curl-par2", "requests"]
+EXPORT_NAMES = {
+    "sdk-seq": "SDK, 1 window in flight",
+    "sdk": "SDK default (2 in flight)",
+    "sdk-parquet": "SDK Parquet (default)",
+    "sdk-sorted": "SDK sorted (default)",
+    "curl-seq": "curl, windows one after another",
+    "curl-par2": "curl, 2 in flight",
+    "requests": "requests loop",
+}
+EXPORTS = {
+    "export": "bench server (CSV, 1.0 GB)",
+    "export_tabular": "local api-tabular 0.4.1",
 }
 
 
@@ -74,6 +89,15 @@ def cell(rows):
     return text
 
 
+def windows_of(rows):
+    """The window count in what a run moved (`windows=N`), if any."""
+    for r in ok(rows):
+        for part in r["moved"].split():
+            if part.startswith("windows="):
+                return part.split("=", 1)[1]
+    return None
+
+
 def verdict(met):
     return "**met**" if met else "**missed**"
 
@@ -113,23 +137,25 @@ def machine(tmp):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("results")
+    parser.add_argument("--checks")
     parser.add_argument("--prefetch", default="16")
     parser.add_argument("--tmp", default="?")
     args = parser.parse_args()
     runs = load(args.results)
-    reps = max((len(v) for (s, _), v in runs.items() if s in SCENARIOS), default=0)
+    reps = max((len(v) for (s, _), v in runs.items() if s in SCENARIOS or s in EXPORTS), default=0)
 
     out = []
     out.append(
         f"Medians of {reps} runs (wall time of the whole process); peak RSS is the largest of the runs "
         "(MiB). Ratios are of medians."
     )
-    out.append("")
-    out.append("| scenario | " + " | ".join(NAMES[p] for p in PEERS) + " | moved |")
-    out.append("| --- | " + " | ".join("---" for _ in PEERS) + " | --- |")
-    for scenario, title in SCENARIOS.items():
-        if not any((scenario, p) in runs for p in PEERS):
-            continue
+    shown = [s for s in SCENARIOS if any((s, p) in runs for p in PEERS)]
+    if shown:
+        out.append("")
+        out.append("| scenario | " + " | ".join(NAMES[p] for p in PEERS) + " | moved |")
+        out.append("| --- | " + " | ".join("---" for _ in PEERS) + " | --- |")
+    for scenario in shown:
+        title = SCENARIOS[scenario]
         cells = [cell(runs.get((scenario, p), [])) for p in PEERS]
         out.append(f"| {title} | " + " | ".join(cells) + f" | {moved(runs.get((scenario, 'sdk'), []))} |")
 
@@ -137,6 +163,71 @@ def main():
 
     def t(scenario, peer):
         return median_seconds(runs.get((scenario, peer), []))
+
+    exports = [e for e in EXPORTS if any((e, p) in runs for p in EXPORT_PEERS)]
+    if exports:
+        peers = [p for p in EXPORT_PEERS if any((e, p) in runs for e in exports)]
+        out.append("")
+        out.append("| Tabular export | " + " | ".join(EXPORT_NAMES[p] for p in peers) + " | moved (SDK default) |")
+        out.append("| --- | " + " | ".join("---" for _ in peers) + " | --- |")
+        for e in exports:
+            cells = [cell(runs.get((e, p), [])) for p in peers]
+            title = EXPORTS[e]
+            windows = windows_of(runs.get((e, "sdk"), []))
+            if windows:
+                title = f"{title[:-1]}, {windows} windows)" if title.endswith(")") else f"{title} ({windows} windows)"
+            out.append(f"| {title} | " + " | ".join(cells) + f" | {moved(runs.get((e, 'sdk'), []))} |")
+    for e in exports:
+        name = "export" if e == "export" else "export (api-tabular)"
+        seq, default, parquet, sorted_ = (t(e, p) for p in ["sdk-seq", "sdk", "sdk-parquet", "sdk-sorted"])
+        curl_seq, curl_par = t(e, "curl-seq"), t(e, "curl-par2")
+        if seq and curl_seq:
+            ratio = curl_seq / seq
+            checks.append(
+                (name, "sequential ≥ 0.9× curl's throughput on the same windows",
+                 f"{ratio:.2f}× ({seq:.2f} s vs {curl_seq:.2f} s)", ratio >= 0.9)
+            )
+        if default and curl_seq:
+            checks.append(
+                (name, "default (2 in flight) faster than curl's sequential windows",
+                 f"{curl_seq / default:.2f}× curl's throughput ({default:.2f} s vs {curl_seq:.2f} s)",
+                 default < curl_seq)
+            )
+        if default and curl_par:
+            checks.append(
+                (name, "(for information) default vs curl, 2 in flight",
+                 f"{curl_par / default:.2f}× its throughput ({curl_par:.2f} s)", None)
+            )
+        if sorted_ and default:
+            ratio = sorted_ / default
+            checks.append((name, "sorted ≤ 1.5× the unsorted time", f"{ratio:.2f}× ({sorted_:.2f} s)", ratio <= 1.5))
+        if parquet and default:
+            ratio = parquet / default
+            checks.append((name, "Parquet ≤ 1.5× the CSV time", f"{ratio:.2f}× ({parquet:.2f} s)", ratio <= 1.5))
+        plan, plan_sorted = t(e, "sdk-plan"), t(e, "sdk-plan-sorted")
+        if plan and seq:
+            checks.append(
+                (name, "(for information) planning alone (`export-plan`: count, first and last `__id`)",
+                 f"{plan:.2f} s ({plan / seq:.0%} of the sequential export)", None)
+            )
+        if plan_sorted and sorted_:
+            checks.append(
+                (name, "(for information) planning the sorted export alone (count, a keyset probe per window)",
+                 f"{plan_sorted:.2f} s ({plan_sorted / sorted_:.0%} of the sorted export)", None)
+            )
+        req = t(e, "requests")
+        if req and default:
+            checks.append((name, "(for information) default vs the requests loop", f"{req / default:.2f}× its throughput", None))
+        peaks = [
+            (peak_mib(runs.get((e, p), [])), p) for p in ["sdk-seq", "sdk", "sdk-parquet", "sdk-sorted"]
+        ]
+        peaks = [(v, p) for v, p in peaks if v is not None]
+        if peaks:
+            top, which = max(peaks)
+            checks.append(
+                (name, "peak RSS ≤ 64 MB, every SDK export",
+                 f"{top:.1f} MiB at most ({EXPORT_NAMES[which]})", top <= 64)
+            )
 
     sdk_list, client_list, requests_list, curl_list = (t("list", p) for p in PEERS)
     if sdk_list:
@@ -166,7 +257,7 @@ def main():
             checks.append(
                 ("list", "within 1.3× of curl --parallel", f"{ratio:.2f}× curl's time", ratio <= 1.3)
             )
-    for scenario, floor, rss_target in [("export", 0.9, 64), ("download", 0.8, 64), ("upload", 0.8, 64)]:
+    for scenario, floor, rss_target in [("download", 0.8, 64), ("upload", 0.8, 64)]:
         sdk, curl = t(scenario, "sdk"), t(scenario, "curl")
         if not sdk:
             continue
@@ -231,10 +322,19 @@ def main():
         )
 
     out.append("")
-    out.append("| scenario | target (issue 8) | measured | |")
+    out.append("| scenario | target (issues 8, 15) | measured | |")
     out.append("| --- | --- | --- | --- |")
     for scenario, target, measured, met in checks:
         out.append(f"| {scenario} | {target} | {measured} | {'' if met is None else verdict(met)} |")
+    if args.checks and os.path.exists(args.checks):
+        with open(args.checks, newline="") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        if rows:
+            out.append("")
+            out.append("| export check (once, untimed) | | |")
+            out.append("| --- | --- | --- |")
+            for r in rows:
+                out.append(f"| {r['check']} | {r['verdict']} | {r['detail']} |")
     out.append("")
     out.append(f"SDK list prefetch: {args.prefetch} pages. Machine: " + "; ".join(machine(args.tmp)) + ".")
     print("\n".join(out))

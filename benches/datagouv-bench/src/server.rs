@@ -5,12 +5,29 @@
 //! | --- | --- |
 //! | `GET /api/1/datasets/?page=N&page_size=S` | udata's dataset pages: 20,000 datasets replicated from udata's real fixture records (`data/datasets-page.json`), ids, slugs and resource ids unique per replica, absolute `next_page`/`previous_page` as udata writes them |
 //! | `GET /api/1/site/` | udata's real `/site/` answer (`data/site.json`), the small GET |
-//! | `GET /api/resources/{rid}/data/` | a Tabular page (`data`, `links`, `meta.total`) honouring `__id__greater`/`__id__less` (inclusive), the `strictly_` forms, `__id__sort`, `page`, `page_size` |
-//! | `GET /api/resources/{rid}/data/csv/` | the CSV export of those rows, streamed, generated on the fly ([`crate::table`]); without a window the whole table in one answer (production caps an export at 50,000 rows: this is what lets `curl` show the limit of one stream) |
-//! | `GET /api/resources/{rid}/profile/` | the table's profile (header) |
+//! | `GET /api/resources/{rid}/` | the resource's metadata (`created_at`, `url`, `links`), as api-tabular's `meta` route |
+//! | `GET /api/resources/{rid}/data/` | a Tabular page (`data`, `links`, `meta.total`) honouring `__id__greater`/`__id__less` (inclusive), the `strictly_` forms, `__id__exact`, `__id__sort`, `columns`, `page`, `page_size` (over 50: api-tabular's 400) |
+//! | `GET /api/resources/{rid}/data/csv/` | the CSV export of those rows, streamed, generated on the fly ([`crate::table`]) |
+//! | `GET /api/resources/{rid}/data/json/` | the JSON export of those rows, streamed |
+//! | `GET /api/resources/{rid}/profile/` | the table's profile: header, csv_detective's type and format of each column, line count |
 //! | `GET /files/big.bin` | a file of `download_bytes` bytes (1 GiB), streamed, with `Content-Length` |
 //! | `POST /api/1/datasets/{id}/upload/` | udata's upload, plain or chunked (`uuid`, `filename`, `partindex`, `totalparts`, `chunksize`, `file`): bytes counted and discarded; `{"success": true}` per part, the resource on the assembling request |
 //! | `PUT /api/1/datasets/{id}/resources/{rid}/` | a resource update (what the Python client sends after an upload): the resource |
+//!
+//! **The exports behave as api-tabular 0.4.1's** (checked against the local
+//! one of `tests/stack`): a query matching more than [`EXPORT_CAP`] (50,000)
+//! rows is refused before anything is streamed, with its 403 and its body,
+//! byte for byte ([`TOO_LONG`]); nothing serves a whole large table in one
+//! answer, so every client (the SDK, the `requests` loop, `curl`) fetches the
+//! same `__id` windows. As there, the CSV is the header (`__id` first), one
+//! line per row and the one `\n` api-tabular appends after PostgREST's body
+//! (an empty export is `\n\n`); the JSON is PostgreSQL's `json_agg` layout,
+//! `[{…}, \n {…}]`, then that `\n` (empty: `[]\n`). What differs: the rows
+//! are generated, not read from PostgreSQL (so the server is never what a
+//! client waits for); only `__id` can be filtered or sorted on (another
+//! column is a 400 naming it), so the keyset windows of a large sorted
+//! export need the real server (`scripts/bench.sh` measures them there);
+//! the errors of the other routes keep udata's `message` shape.
 
 use axum::{
     Json, Router,
@@ -26,7 +43,9 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use std::{
     collections::HashMap,
+    io::Write as _,
     net::SocketAddr,
+    path::PathBuf,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -34,7 +53,17 @@ use std::{
     time::Duration,
 };
 
-use crate::table::{COLUMNS, HEADER, Table};
+use crate::table::{COLUMN_TYPES, COLUMNS, HEADER, Table};
+
+/// The most rows api-tabular exports in one answer (its `BATCH_SIZE`).
+pub const EXPORT_CAP: u64 = 50_000;
+
+/// api-tabular's answer to an export over [`EXPORT_CAP`] rows (403), as its
+/// `QueryException` writes it (Python's `json.dumps`).
+pub const TOO_LONG: &str = r#"{"errors": [{"code": null, "title": "Output is too long", "detail": "The output has more than 50000 rows, please consider downloading the source file directly"}]}"#;
+
+/// api-tabular's largest `page_size`.
+pub const PAGE_SIZE_MAX: u64 = 50;
 
 /// udata's real fixture records, one page as the local udata served it
 /// (origin rewritten to production's).
@@ -53,6 +82,9 @@ pub struct Config {
     pub rows: u64,
     /// Bytes of `/files/big.bin`.
     pub download_bytes: u64,
+    /// Where to append one line per request answered (`GET /path?query
+    /// STATUS`), to see what a client asked for; none by default.
+    pub request_log: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -62,6 +94,7 @@ impl Default for Config {
             datasets: 20_000,
             rows: DEFAULT_ROWS,
             download_bytes: 1 << 30,
+            request_log: None,
         }
     }
 }
@@ -81,6 +114,7 @@ struct AppState {
     created: AtomicU64,
     /// The resources uploads created (small JSON), for the update that follows.
     resources: Mutex<HashMap<String, Value>>,
+    request_log: Option<Mutex<std::fs::File>>,
 }
 
 type Shared = Arc<AppState>;
@@ -95,6 +129,15 @@ pub async fn bind(
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
+    let request_log = match &config.request_log {
+        Some(path) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )),
+        None => None,
+    };
     let state = Arc::new(AppState {
         datasets: replicate_datasets(config.datasets),
         site: Bytes::from_static(SITE_SAMPLE.trim_end().as_bytes()),
@@ -105,6 +148,7 @@ pub async fn bind(
         created: AtomicU64::new(0),
         resources: Mutex::new(HashMap::new()),
         latency: config.latency,
+        request_log,
         base,
     });
     let app = router(state);
@@ -119,8 +163,10 @@ fn router(state: Shared) -> Router {
     Router::new()
         .route("/api/1/datasets/", get(datasets))
         .route("/api/1/site/", get(site))
+        .route("/api/resources/{rid}/", get(tabular_meta))
         .route("/api/resources/{rid}/data/", get(tabular_page))
         .route("/api/resources/{rid}/data/csv/", get(tabular_csv))
+        .route("/api/resources/{rid}/data/json/", get(tabular_json))
         .route("/api/resources/{rid}/profile/", get(tabular_profile))
         .route("/files/big.bin", get(big_file))
         .route("/api/1/datasets/{id}/upload/", post(upload))
@@ -137,7 +183,17 @@ async fn latency(State(state): State<Shared>, request: Request, next: Next) -> R
     if !state.latency.is_zero() {
         tokio::time::sleep(state.latency).await;
     }
-    next.run(request).await
+    let Some(log) = &state.request_log else {
+        return next.run(request).await;
+    };
+    let asked = format!("{} {}", request.method(), request.uri());
+    let response = next.run(request).await;
+    let line = format!("{asked} {}\n", response.status().as_u16());
+    let _ = log
+        .lock()
+        .expect("no panic holds the lock")
+        .write_all(line.as_bytes());
+    response
 }
 
 /// `count` datasets: udata's fixture records in turn, each replica with its
@@ -219,12 +275,28 @@ fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
         .into_response()
 }
 
-/// A 400 answer with udata's and api-tabular's `message` and `errors`.
+/// A 400 answer in udata's shape (`message`, and `errors` for good measure).
 fn bad_request(message: String) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,
         json!({"message": message, "errors": [message]}).to_string(),
     )
+}
+
+/// An api-tabular error answer: `{"errors": [{"code": null, "title": …,
+/// "detail": …}]}`, as its `QueryException` writes it.
+fn tabular_error(status: StatusCode, title: &str, detail: &str) -> Response {
+    // Python's json.dumps layout (", " and ": " separators, keys in order).
+    let text = format!(
+        r#"{{"errors": [{{"code": null, "title": {}, "detail": {}}}]}}"#,
+        Value::from(title),
+        Value::from(detail)
+    );
+    json_response(status, text)
+}
+
+fn invalid_query(detail: &str) -> Response {
+    tabular_error(StatusCode::BAD_REQUEST, "Invalid query string", detail)
 }
 
 fn number(query: &HashMap<String, String>, key: &str) -> Result<Option<u64>, String> {
@@ -307,7 +379,7 @@ fn id_range(state: &AppState, query: &HashMap<String, String>) -> Result<(u64, u
                 low = low.max(id);
                 high = high.min(id);
             }
-            "__id__sort" | "page" | "page_size" => {}
+            "__id__sort" | "page" | "page_size" | "columns" => {}
             other => {
                 return Err(format!("the bench server does not filter on `{other}`"));
             }
@@ -324,15 +396,34 @@ async fn tabular_page(
 ) -> Response {
     let (low, high, descending) = match id_range(&state, &query) {
         Ok(range) => range,
-        Err(message) => return bad_request(message),
+        Err(message) => return invalid_query(&message),
     };
     let (page, size) = match (number(&query, "page"), number(&query, "page_size")) {
-        (Ok(page), Ok(size)) => (page.unwrap_or(1).max(1), size.unwrap_or(20).clamp(1, 50)),
-        (Err(e), _) | (_, Err(e)) => return bad_request(e),
+        (Ok(_), Ok(Some(size))) if size > PAGE_SIZE_MAX => {
+            return invalid_query(&format!(
+                "Page size exceeds allowed maximum: {PAGE_SIZE_MAX}"
+            ));
+        }
+        (Ok(page), Ok(size)) => (page.unwrap_or(1).max(1), size.unwrap_or(20).max(1)),
+        (Err(e), _) | (_, Err(e)) => return invalid_query(&e),
     };
+    // `columns=a,b`: those columns only, in that order.
+    let columns: Option<Vec<&str>> = query.get("columns").map(|c| c.split(',').collect());
+    if let Some(unknown) = columns
+        .iter()
+        .flatten()
+        .find(|c| **c != "__id" && !COLUMNS.contains(c))
+    {
+        return tabular_error(
+            StatusCode::BAD_REQUEST,
+            "Database error",
+            &format!("column {unknown} does not exist"),
+        );
+    }
     let total = (high + 1).saturating_sub(low);
     let skip = (page - 1) * size;
     let mut body = b"{\"data\":[".to_vec();
+    let mut row = Vec::new();
     for n in 0..size.min(total.saturating_sub(skip)) {
         let id = if descending {
             high - skip - n
@@ -342,7 +433,20 @@ async fn tabular_page(
         if n > 0 {
             body.push(b',');
         }
-        state.table.write_json(id, &mut body);
+        match &columns {
+            None => state.table.write_json(id, &mut body),
+            Some(columns) => {
+                row.clear();
+                state.table.write_json(id, &mut row);
+                let full: serde_json::Map<String, Value> =
+                    serde_json::from_slice(&row).expect("a generated row is JSON");
+                let mut selected = serde_json::Map::new();
+                for column in columns {
+                    selected.insert((*column).to_owned(), full[*column].clone());
+                }
+                body.extend_from_slice(Value::Object(selected).to_string().as_bytes());
+            }
+        }
     }
     let resource = format!("{}/api/resources/{rid}", state.base);
     let next = if skip + size < total {
@@ -368,37 +472,114 @@ async fn tabular_page(
     json_response(StatusCode::OK, body)
 }
 
+/// The two export formats of api-tabular.
+#[derive(Clone, Copy)]
+enum Export {
+    Csv,
+    Json,
+}
+
 async fn tabular_csv(
     State(state): State<Shared>,
     Path(rid): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let (low, high, _) = match id_range(&state, &query) {
+    tabular_export(state, &rid, &query, Export::Csv)
+}
+
+async fn tabular_json(
+    State(state): State<Shared>,
+    Path(rid): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    tabular_export(state, &rid, &query, Export::Json)
+}
+
+/// An export as api-tabular streams it: counted first, refused over
+/// [`EXPORT_CAP`] rows (403 [`TOO_LONG`]), else the rows in 256 KiB chunks
+/// and the final `\n` api-tabular appends.
+fn tabular_export(
+    state: Shared,
+    rid: &str,
+    query: &HashMap<String, String>,
+    format: Export,
+) -> Response {
+    let (low, high, descending) = match id_range(&state, query) {
         Ok(range) => range,
-        Err(message) => return bad_request(message),
+        Err(message) => return invalid_query(&message),
     };
+    if query.contains_key("columns") {
+        return invalid_query("the bench server does not select columns in an export");
+    }
+    if (high + 1).saturating_sub(low) > EXPORT_CAP {
+        return json_response(StatusCode::FORBIDDEN, TOO_LONG);
+    }
     const CHUNK: usize = 256 * 1024;
-    let body = futures::stream::unfold((low, true), move |(next, first)| {
+    // The ids still to send: `next`, then `left - 1` more, going up (or
+    // down with `__id__sort=desc`).
+    let left = (high + 1).saturating_sub(low);
+    let next = if descending { high } else { low };
+    let body = futures::stream::unfold((next, left, true), move |(mut next, mut left, first)| {
         let state = state.clone();
         async move {
-            if !first && next > high {
+            if left == 0 && !first {
                 return None;
             }
-            let mut buf = Vec::with_capacity(CHUNK + 1024);
-            if first {
-                buf.extend_from_slice(HEADER.as_bytes());
+            let mut buf = Vec::with_capacity(CHUNK + 2048);
+            match format {
+                // PostgREST sends nothing for no row; api-tabular adds `\n`.
+                Export::Csv if left == 0 => buf.extend_from_slice(b"\n\n"),
+                Export::Json if left == 0 => buf.extend_from_slice(b"[]\n"),
+                // Every row ends with `\n`: the last one's is api-tabular's.
+                Export::Csv if !descending => {
+                    if first {
+                        buf.extend_from_slice(HEADER.as_bytes());
+                    }
+                    let after = state
+                        .table
+                        .write_csv(next, next + left - 1, &mut buf, CHUNK);
+                    left -= after - next;
+                    next = after;
+                }
+                Export::Csv => {
+                    if first {
+                        buf.extend_from_slice(HEADER.as_bytes());
+                    }
+                    while left > 0 && buf.len() < CHUNK {
+                        state.table.write_csv(next, next, &mut buf, usize::MAX);
+                        (next, left) = (next.saturating_sub(1), left - 1);
+                    }
+                }
+                Export::Json => {
+                    if first {
+                        buf.push(b'[');
+                    }
+                    while left > 0 && buf.len() < CHUNK {
+                        state.table.write_json(next, &mut buf);
+                        left -= 1;
+                        next = if descending {
+                            next.saturating_sub(1)
+                        } else {
+                            next + 1
+                        };
+                        buf.extend_from_slice(if left > 0 { b", \n " } else { b"]\n" });
+                    }
+                }
             }
-            let after = state.table.write_csv(next, high, &mut buf, CHUNK);
             Some((
                 Ok::<_, std::convert::Infallible>(Bytes::from(buf)),
-                (after, false),
+                (next, left, false),
             ))
         }
     });
-    let disposition = format!("attachment; filename=\"{rid}.csv\"");
+    let (extension, mime) = match format {
+        Export::Csv => ("csv", "text/csv"),
+        Export::Json => ("json", "application/json"),
+    };
+    let disposition = format!("attachment; filename=\"{rid}.{extension}\"");
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv")),
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
             (
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_str(&disposition)
@@ -410,9 +591,35 @@ async fn tabular_csv(
         .into_response()
 }
 
-async fn tabular_profile(State(state): State<Shared>) -> Response {
+/// api-tabular's `meta` answer: when the table was made (what a resumed
+/// export checks), the source file, the links.
+async fn tabular_meta(State(state): State<Shared>, Path(rid): Path<String>) -> Response {
+    let resource = format!("{}/api/resources/{rid}", state.base);
+    let link = |rel: &str, path: &str| json!({"href": format!("{resource}/{path}"), "type": "GET", "rel": rel});
     let body = json!({
-        "profile": {"header": COLUMNS, "total_lines": state.table.rows()},
+        "created_at": "2024-05-02T14:00:00+00:00",
+        "url": format!("https://static.data.gouv.fr/resources/bench/{rid}.csv"),
+        "links": [link("profile", "profile/"), link("data", "data/"), link("swagger", "swagger/")],
+    });
+    json_response(StatusCode::OK, body.to_string())
+}
+
+/// The profile as api-tabular serves it (hydra's csv_detective analysis,
+/// reduced to what clients read: header, column types, line count).
+async fn tabular_profile(State(state): State<Shared>) -> Response {
+    let columns: serde_json::Map<String, Value> = COLUMNS
+        .iter()
+        .zip(COLUMN_TYPES)
+        .map(|(name, (python_type, format))| {
+            let detail = json!({"python_type": python_type, "format": format, "score": 1.0});
+            ((*name).to_owned(), detail)
+        })
+        .collect();
+    let body = json!({
+        "profile": {"header": COLUMNS, "columns": columns, "total_lines": state.table.rows()},
+        "deleted_at": null,
+        "dataset_id": crate::BENCH_DATASET_ID,
+        "indexes": null,
     });
     json_response(StatusCode::OK, body.to_string())
 }
@@ -571,6 +778,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_too_long_body_is_api_tabulars() {
+        let detail = format!(
+            "The output has more than {EXPORT_CAP} rows, please consider downloading the source file directly"
+        );
+        let text = format!(
+            r#"{{"errors": [{{"code": null, "title": "Output is too long", "detail": {}}}]}}"#,
+            Value::from(detail)
+        );
+        assert_eq!(text, TOO_LONG);
+    }
+
+    #[test]
     fn replicas_have_unique_ids_and_slugs_and_decode_as_udata_datasets() {
         let datasets = replicate_datasets(60);
         let mut ids = std::collections::HashSet::new();
@@ -581,5 +800,101 @@ mod tests {
             assert!(ids.insert(value.id.expect("an id")));
             assert!(slugs.insert(value.slug.expect("a slug")));
         }
+    }
+
+    /// Serves a small table on a free port for the length of a test.
+    async fn serve(rows: u64) -> String {
+        let config = Config {
+            datasets: 20,
+            rows,
+            download_bytes: 1024,
+            ..Config::default()
+        };
+        let (addr, serve) = bind(config, 0, std::future::pending::<()>())
+            .await
+            .expect("the bench server binds");
+        tokio::spawn(serve);
+        format!("http://{addr}/api/resources/{}", crate::BENCH_RESOURCE_ID)
+    }
+
+    async fn get(url: String) -> (u16, String) {
+        let response = reqwest::get(url).await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("a text body"))
+    }
+
+    #[tokio::test]
+    async fn exports_over_the_cap_are_refused_as_api_tabular_does() {
+        let base = serve(EXPORT_CAP + 20).await;
+        for format in ["csv", "json"] {
+            let (status, body) = get(format!("{base}/data/{format}/")).await;
+            assert_eq!((status, body.as_str()), (403, TOO_LONG), "{format}");
+            let (status, _) = get(format!("{base}/data/{format}/?__id__greater=2")).await;
+            assert_eq!(status, 403, "{format}: 50,019 rows");
+        }
+        // What the SDK asks before the windows: the count, the first and last `__id`.
+        let (status, page) = get(format!("{base}/data/?page_size=1")).await;
+        let page: Value = serde_json::from_str(&page).unwrap();
+        assert_eq!(
+            (status, page["meta"]["total"].as_u64()),
+            (200, Some(EXPORT_CAP + 20))
+        );
+        let (_, last) = get(format!("{base}/data/?__id__sort=desc&page_size=1")).await;
+        let last: Value = serde_json::from_str(&last).unwrap();
+        assert_eq!(last["data"][0]["__id"], EXPORT_CAP + 20);
+        let (_, first) = get(format!(
+            "{base}/data/?columns=__id&__id__sort=asc&page_size=1"
+        ))
+        .await;
+        assert!(first.starts_with(r#"{"data":[{"__id":1}],"#), "{first}");
+        // The profile types every column, as csv_detective does.
+        let (_, profile) = get(format!("{base}/profile/")).await;
+        let profile: Value = serde_json::from_str(&profile).unwrap();
+        assert_eq!(
+            profile["profile"]["header"].as_array().unwrap().len(),
+            COLUMNS.len()
+        );
+        assert_eq!(
+            profile["profile"]["columns"]["surface_reelle_bati"]["python_type"],
+            "int"
+        );
+        let (status, body) = get(format!("{base}/data/?page_size=51")).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains("Page size exceeds allowed maximum: 50"),
+            "{body}"
+        );
+
+        // A window of exactly the cap: the header, one line per row, no blank line.
+        let (status, csv) = get(format!(
+            "{base}/data/csv/?__id__greater=1&__id__less={EXPORT_CAP}"
+        ))
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(csv.len() as u64, Table::new(1).csv_bytes(1, EXPORT_CAP));
+        assert!(csv.starts_with(HEADER) && csv.ends_with("\n") && !csv.ends_with("\n\n"));
+        assert_eq!(csv.lines().count() as u64, EXPORT_CAP + 1);
+
+        // JSON: PostgreSQL's json_agg layout and api-tabular's final newline.
+        let (status, json) = get(format!(
+            "{base}/data/json/?__id__greater={}&__id__less={}",
+            EXPORT_CAP + 1,
+            EXPORT_CAP + 3
+        ))
+        .await;
+        assert_eq!(status, 200);
+        assert!(
+            json.starts_with("[{\"__id\":50001,") && json.ends_with("}]\n"),
+            "{json}"
+        );
+        assert_eq!(json.matches("}, \n {").count(), 2, "{json}");
+        let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(rows.len(), 3);
+
+        // No row: what api-tabular sends.
+        let empty = format!("{base}/data/csv/?__id__greater=9&__id__less=8");
+        assert_eq!(get(empty).await, (200, "\n\n".to_owned()));
+        let empty = format!("{base}/data/json/?__id__greater=9&__id__less=8");
+        assert_eq!(get(empty).await, (200, "[]\n".to_owned()));
     }
 }

@@ -27,6 +27,21 @@ pub const COLUMNS: &[&str] = &[
     "latitude",
 ];
 
+/// csv_detective's `python_type` and `format` of each of [`COLUMNS`], for
+/// the profile (what a Parquet export types its columns from).
+pub const COLUMN_TYPES: &[(&str, &str)] = &[
+    ("string", "code_commune_insee"),
+    ("string", "commune"),
+    ("date", "date"),
+    ("string", "string"),
+    ("float", "float"),
+    ("string", "adresse"),
+    ("int", "int"),
+    ("int", "int"),
+    ("float", "longitude_wgs"),
+    ("float", "latitude_wgs"),
+];
+
 const COMMUNES: &[(&str, &str, f64, f64)] = &[
     ("75056", "Paris", 2.3522, 48.8566),
     ("13055", "Marseille", 5.3698, 43.2965),
@@ -215,5 +230,17 @@ mod tests {
         let row: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(row["__id"], 7);
         assert_eq!(row.as_object().unwrap().len(), COLUMNS.len() + 1);
+        assert_eq!(COLUMN_TYPES.len(), COLUMNS.len());
+        // The profile's types hold for the generated values.
+        let object = row.as_object().unwrap();
+        for (name, (python_type, _)) in COLUMNS.iter().zip(COLUMN_TYPES) {
+            let value = &object[*name];
+            let fits = match *python_type {
+                "int" => value.is_u64(),
+                "float" => value.is_f64(),
+                _ => value.is_string(),
+            };
+            assert!(fits, "{name}: {value} is not a {python_type}");
+        }
     }
 }

@@ -2,15 +2,21 @@
 //! `seconds=… peak_rss_mb=…` and what was moved.
 //!
 //! ```text
-//! bench-sdk list     --url URL [--prefetch 16] [--spawn-pages]
-//! bench-sdk export   --url URL --out FILE [--parallel-windows]
-//! bench-sdk upload   --url URL --file FILE [--chunk-mib 8]
-//! bench-sdk download --url URL --out FILE
+//! bench-sdk list        --url URL [--prefetch 16] [--spawn-pages]
+//! bench-sdk export      --url URL --out FILE [--parallel N] [--format csv|json|parquet]
+//!                       [--sort COL[:desc]] [--rid RID]
+//! bench-sdk export-plan --url URL [--format csv|json|parquet] [--sort COL[:desc]] [--rid RID]
+//! bench-sdk upload      --url URL --file FILE [--chunk-mib 8]
+//! bench-sdk download    --url URL --out FILE
 //! ```
+//!
+//! `export-plan` prints only the URLs of the export's window requests, one
+//! per line, in the order the export makes them, so that `curl` can fetch
+//! exactly the same windows.
 
 use clap::{Parser, ValueEnum};
 use datagouv::{
-    Client, DownloadOptions, DownloadSource, ExportFormat, ExportOptions, Paginator,
+    Client, DownloadOptions, DownloadSource, ExportFormat, ExportOptions, Order, Paginator, Query,
     ResourceUpload, UploadOptions, UploadSource,
 };
 use datagouv_bench::{BENCH_DATASET_ID, BENCH_RESOURCE_ID, peak_rss_mb};
@@ -21,8 +27,10 @@ use std::{path::PathBuf, time::Instant};
 enum Scenario {
     /// Every dataset of /api/1/datasets/ (pages of 100), as items.
     List,
-    /// The Tabular CSV export of the large table, to a file.
+    /// The Tabular export of the large table (or `--rid`), to a file.
     Export,
+    /// The URLs of that export's window requests, one per line.
+    ExportPlan,
     /// A file as a new resource (udata's chunked protocol, default parts).
     Upload,
     /// /files/big.bin to a file.
@@ -43,9 +51,18 @@ struct Args {
     /// task, so pages decode on every worker thread, not only the consumer's.
     #[arg(long)]
     spawn_pages: bool,
-    /// export: two windows in flight.
+    /// export: window requests in flight (1 to 4; default: the SDK's, 2).
     #[arg(long)]
-    parallel_windows: bool,
+    parallel: Option<usize>,
+    /// export, export-plan: the document written.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+    /// export, export-plan: sort on a column, `COL` or `COL:desc`.
+    #[arg(long)]
+    sort: Option<String>,
+    /// export, export-plan: the Tabular resource (default: the bench server's).
+    #[arg(long, default_value = BENCH_RESOURCE_ID)]
+    rid: String,
     /// export, download: the file written.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -55,6 +72,36 @@ struct Args {
     /// upload: bytes per part in MiB (default: the SDK's default, 8 MiB).
     #[arg(long)]
     chunk_mib: Option<u64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Json,
+    Parquet,
+}
+
+impl From<Format> for ExportFormat {
+    fn from(format: Format) -> ExportFormat {
+        match format {
+            Format::Csv => ExportFormat::Csv,
+            Format::Json => ExportFormat::Json,
+            Format::Parquet => ExportFormat::Parquet,
+        }
+    }
+}
+
+/// The query an export runs: every row of `--rid`, sorted as `--sort` says.
+fn export_query(client: &Client, args: &Args) -> Result<Query, Box<dyn std::error::Error>> {
+    let query = client.tabular_resource(&args.rid)?;
+    Ok(match args.sort.as_deref() {
+        None => query,
+        Some(sort) => match sort.rsplit_once(':') {
+            Some((column, "desc")) => query.sort(column, Order::Desc),
+            Some((column, "asc")) => query.sort(column, Order::Asc),
+            _ => query.sort(sort, Order::Asc),
+        },
+    })
 }
 
 #[tokio::main]
@@ -96,19 +143,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("items={count} resources={resources}")
         }
         Scenario::Export => {
-            let out = args.out.ok_or("export needs --out")?;
-            let summary = client
-                .tabular_resource(BENCH_RESOURCE_ID)?
-                .export_to_file(
-                    ExportFormat::Csv,
-                    &out,
-                    ExportOptions::default().parallel_windows(args.parallel_windows),
-                )
+            let out = args.out.clone().ok_or("export needs --out")?;
+            let options = match args.parallel {
+                Some(n) => ExportOptions::default().parallel(n),
+                None => ExportOptions::default(),
+            };
+            let summary = export_query(&client, &args)?
+                .export_to_file(args.format.into(), &out, options)
                 .await?;
             format!(
                 "rows={} bytes={} windows={}",
                 summary.rows, summary.bytes, summary.windows
             )
+        }
+        Scenario::ExportPlan => {
+            let plan = export_query(&client, &args)?
+                .export_plan(args.format.into())
+                .await?;
+            let urls = plan.urls();
+            assert_eq!(urls.len(), plan.windows(), "one URL per window");
+            for url in urls {
+                println!("{url}");
+            }
+            return Ok(());
         }
         Scenario::Upload => {
             let file = args.file.ok_or("upload needs --file")?;

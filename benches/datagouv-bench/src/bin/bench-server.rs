@@ -1,6 +1,7 @@
 //! The bench server (see `datagouv_bench::server` for its routes).
 //!
-//! `bench-server [--port 0] [--latency-ms 20] [--url-file PATH]`: prints
+//! `bench-server [--port 0] [--latency-ms 20] [--url-file PATH]
+//! [--request-log PATH] [--rows N]`: prints
 //! `url=http://127.0.0.1:PORT` once it accepts connections (and writes the
 //! URL to `--url-file`), serves until SIGTERM or Ctrl-C.
 
@@ -26,6 +27,10 @@ struct Args {
     /// Bytes of /files/big.bin.
     #[arg(long, default_value_t = 1 << 30)]
     download_bytes: u64,
+    /// Append one line per request answered to this file
+    /// (`GET /path?query STATUS`).
+    #[arg(long)]
+    request_log: Option<std::path::PathBuf>,
     /// Where to write the server's URL once it listens.
     #[arg(long)]
     url_file: Option<std::path::PathBuf>,
@@ -39,6 +44,7 @@ async fn main() -> std::io::Result<()> {
         datasets: args.datasets,
         rows: args.rows,
         download_bytes: args.download_bytes,
+        request_log: args.request_log,
     };
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

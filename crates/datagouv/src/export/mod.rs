@@ -346,8 +346,13 @@ impl Query {
     /// resource's processing date (a new file is a new table) and the count
     /// of matching rows.
     async fn fingerprint(&self, count: Option<u64>) -> Result<String, Error> {
+        // Without the date (an older or a partial server), the count alone.
         let created = match &self.target {
-            Target::Tabular(_) => self.info().await?["created_at"].to_string(),
+            Target::Tabular(_) => self
+                .info()
+                .await
+                .map(|info| info["created_at"].to_string())
+                .unwrap_or_default(),
             Target::Metrics(_) => String::new(),
         };
         Ok(format!("{created} {count:?}"))
@@ -389,14 +394,19 @@ impl Query {
             sink.joiner.start_window();
             while let Some(chunk) = body.next().await? {
                 sink.joiner.feed(&chunk, &mut sink.joined);
-                if sink.joined.len() >= 64 * 1024 {
+                if sink.joined.len() >= 256 * 1024 {
                     sink.emit(writer, options).await?;
                 }
             }
             sink.joiner.end_window(&mut sink.joined);
             if index + 1 == windows.len() {
-                sink.joiner
-                    .finish(&mut sink.joined, &self.empty_header().await);
+                // The server sends no CSV header for an empty result.
+                let header = if sink.joiner.needs_header() {
+                    self.empty_header().await
+                } else {
+                    Vec::new()
+                };
+                sink.joiner.finish(&mut sink.joined, &header);
             }
             sink.emit(writer, options).await?;
             sink.encoder.end_window(&mut sink.out)?;

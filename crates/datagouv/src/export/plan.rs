@@ -140,7 +140,7 @@ impl Query {
                     )
                 })
         };
-        let (low, high) = (edge(Order::Asc).await?, edge(Order::Desc).await?);
+        let (low, high) = futures::try_join!(edge(Order::Asc), edge(Order::Desc))?;
         let ranges = (high - low) / EXPORT_CAP + 1;
         if ranges > total.div_ceil(EXPORT_CAP) + 1 {
             return Ok(None);
