@@ -314,56 +314,54 @@ fn encode_group_filter(filter: &Filter, out: &mut String) -> Result<(), Error> {
         )));
     }
     let quoted = column.contains(['.', '(', ')']);
-    let Some(value) = filter.values.first() else {
-        let column = if quoted {
-            format!("\"{column}\"")
-        } else {
-            column.clone()
-        };
-        write!(out, "{column}__{name}").expect("writing to a String");
-        return Ok(());
-    };
-    if matches!(op, Op::Contains | Op::NotContains) {
-        if let Some(c) = value
-            .chars()
-            .find(|c| matches!(c, '.' | ',' | '(' | ')' | '"' | '\\'))
-        {
+    let value = filter.values.first();
+    if let Some(value) = value {
+        if matches!(op, Op::Contains | Op::NotContains) {
+            if let Some(c) = value
+                .chars()
+                .find(|c| matches!(c, '.' | ',' | '(' | ')' | '"' | '\\'))
+            {
+                return Err(Error::InvalidInput(format!(
+                    "`{column}__{name}` cannot search for `{c}` inside an or/and group: the server sends `contains` \
+                     values there unquoted; use a top-level filter instead"
+                )));
+            }
+        } else if value.contains(['"', ',']) || !balanced(value) {
             return Err(Error::InvalidInput(format!(
-                "`{column}__{name}` cannot search for `{c}` inside an or/and group: the server sends `contains` values \
-                 there unquoted; use a top-level filter instead"
+                "the value `{value}` cannot stand in an or/and group: the server's group syntax has no escape for double \
+                 quotes, commas or unbalanced parentheses; use a top-level filter instead"
             )));
         }
-    } else if value.contains(['"', ',']) || !balanced(value) {
-        return Err(Error::InvalidInput(format!(
-            "the value `{value}` cannot stand in an or/and group: the server's group syntax has no escape for double \
-             quotes, commas or unbalanced parentheses; use a top-level filter instead"
-        )));
-    }
-    if quoted && matches!(op, Op::StrictlyLess | Op::StrictlyGreater) {
-        // api-tabular 0.4.1 misreads `strictly_…` after a quoted column
-        // (its pattern takes `[a-z]+` as the operator): send the same
-        // condition as `less`/`greater` and `differs`.
-        let wide = if op == Op::StrictlyLess {
-            Op::Less
-        } else {
-            Op::Greater
-        };
-        return Condition::And(vec![
-            Filter::new(column.clone(), wide, value.clone()).into(),
-            Filter::new(column.clone(), Op::Differs, value.clone()).into(),
-        ])
-        .encode(out);
+        if quoted && matches!(op, Op::StrictlyLess | Op::StrictlyGreater) {
+            // api-tabular 0.4.1 misreads `strictly_…` after a quoted column
+            // (its pattern takes `[a-z]+` as the operator): send the same
+            // condition as `less`/`greater` and `differs`.
+            let wide = if op == Op::StrictlyLess {
+                Op::Less
+            } else {
+                Op::Greater
+            };
+            return Condition::And(vec![
+                Filter::new(column.clone(), wide, value.clone()).into(),
+                Filter::new(column.clone(), Op::Differs, value.clone()).into(),
+            ])
+            .encode(out);
+        }
     }
     if quoted {
         write!(out, "\"{column}\"__{name}").expect("writing to a String");
     } else {
         write!(out, "{column}__{name}").expect("writing to a String");
     }
-    if matches!(op, Op::Contains | Op::NotContains) {
-        write!(out, ".{value}").expect("writing to a String");
-    } else {
-        let escaped = value.replace('\\', "\\\\");
-        write!(out, ".\"{escaped}\"").expect("writing to a String");
+    match value {
+        None => {}
+        Some(value) if matches!(op, Op::Contains | Op::NotContains) => {
+            write!(out, ".{value}").expect("writing to a String");
+        }
+        Some(value) => {
+            let escaped = value.replace('\\', "\\\\");
+            write!(out, ".\"{escaped}\"").expect("writing to a String");
+        }
     }
     Ok(())
 }

@@ -34,8 +34,7 @@ pub(crate) struct Joiner {
     /// JSON: nesting depth inside the array.
     depth: u32,
     /// CSV: newlines seen after the last row byte, not yet written (the
-    /// server ends each body with an extra one). JSON: blanks and the
-    /// closing `]` held back at depth 0.
+    /// server ends each body with an extra one).
     held: Vec<u8>,
     /// CSV: the window wrote a row byte. JSON: the window wrote an item.
     window_has_item: bool,
@@ -143,7 +142,7 @@ impl Joiner {
     }
 
     /// JSON: drop the window's `[` and `]`, join items with commas, count
-    /// the top-level values; the closing `]` and blanks are held back.
+    /// the top-level values; the window's own separators are dropped.
     fn feed_json(&mut self, mut rest: &[u8], out: &mut Vec<u8>) {
         if self.at_start {
             match memchr::memchr(b'[', rest) {
@@ -206,7 +205,6 @@ impl Joiner {
                     } else {
                         out.push(b',');
                     }
-                    self.held.clear();
                     self.state.rows += 1;
                     self.state.wrote_item = true;
                     self.window_has_item = true;
