@@ -152,12 +152,14 @@ macro_rules! searchable {
 pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(), CliError> {
     let main = client.main().clone();
     match command {
-        Command::Datasets(DatasetsCommand::Search {
+        Command::Datasets(DatasetsCommand::List {
             query,
+            words,
             organization,
             tag,
             limit,
         }) => {
+            let query = query.query.or(words);
             let size = page_size(limit);
             let pages = Paginator::new(move |page| {
                 let (main, query, organization, tag) = (
@@ -270,18 +272,26 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             bar.finish_and_clear();
             show(&result?, output, fields::RESOURCE).await
         }
-        Command::Resources(ResourcesCommand::List { dataset, limit }) => {
+        Command::Resources(ResourcesCommand::List {
+            dataset,
+            query,
+            limit,
+        }) => {
             let v2 = client.main_v2().clone();
             let size = page_size(limit);
+            let query = query.query;
             let pages = Paginator::new(move |page| {
-                let (v2, dataset) = (v2.clone(), dataset.clone());
+                let (v2, dataset, query) = (v2.clone(), dataset.clone(), query.clone());
                 async move {
-                    v2.list_resources()
+                    let mut call = v2
+                        .list_resources()
                         .dataset(dataset)
                         .page(page)
-                        .page_size(size)
-                        .send()
-                        .await
+                        .page_size(size);
+                    if let Some(query) = query {
+                        call = call.q(query);
+                    }
+                    call.send().await
                 }
             });
             list(pages, limit, output, fields::RESOURCE_LIST).await
@@ -297,6 +307,7 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             show(&value, output, fields::RESOURCE).await
         }
         Command::Organizations(SimpleCommand::List { query, limit }) => {
+            let query = query.query;
             let pages = searchable!(main, list_organizations, query, page_size(limit));
             list(pages, limit, output, fields::ORGANIZATION_LIST).await
         }
@@ -305,6 +316,7 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             show(&value, output, fields::ORGANIZATION).await
         }
         Command::Reuses(SimpleCommand::List { query, limit }) => {
+            let query = query.query;
             let pages = searchable!(main, list_reuses, query, page_size(limit));
             list(pages, limit, output, fields::REUSE_LIST).await
         }
@@ -313,6 +325,7 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             show(&value, output, fields::REUSE).await
         }
         Command::Dataservices(SimpleCommand::List { query, limit }) => {
+            let query = query.query;
             let pages = searchable!(main, list_dataservices, query, page_size(limit));
             list(pages, limit, output, fields::DATASERVICE_LIST).await
         }
@@ -333,14 +346,18 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             let value = main.get_me().send().value().await?;
             show(&value, output, fields::ME).await
         }
-        Command::Discussions(DiscussionsCommand::List { for_, limit }) => {
+        Command::Discussions(DiscussionsCommand::List { query, for_, limit }) => {
             let size = page_size(limit);
+            let query = query.query;
             let pages = Paginator::new(move |page| {
-                let (main, subject) = (main.clone(), for_.clone());
+                let (main, subject, query) = (main.clone(), for_.clone(), query.clone());
                 async move {
                     let mut call = main.list_discussions().page(page).page_size(size);
                     if let Some(subject) = subject {
                         call = call.for_(vec![subject]);
+                    }
+                    if let Some(query) = query {
+                        call = call.q(query);
                     }
                     call.send().await
                 }
@@ -359,9 +376,12 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
     }
 }
 
-/// Items per request: the limit, within what udata serves.
+/// Items per request: `--page-size`, else the limit, up to 100.
 fn page_size(limit: ListLimit) -> u64 {
-    limit.max().map_or(100, |max| max.clamp(1, 100) as u64)
+    match limit.page_size {
+        Some(size) => u64::from(size),
+        None => limit.max().map_or(100, |max| max.clamp(1, 100) as u64),
+    }
 }
 
 /// Prints the items of a list, at most `--limit` of them (requesting no

@@ -1,6 +1,6 @@
 //! The command line: every command, argument and flag, with its help.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// The help heading of the options every command takes.
@@ -144,7 +144,16 @@ pub enum Command {
     Config(ConfigCommand),
 }
 
-/// How many items a list prints.
+/// The search text of every `list`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ListQuery {
+    /// Words to search for.
+    #[arg(long, short, value_name = "TEXT")]
+    pub query: Option<String>,
+}
+
+/// How many items a list prints, and how many it asks for at a time: the
+/// same flags on every `list` and on `tabular query` and `metrics query`.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct ListLimit {
     /// At most this many items.
@@ -154,6 +163,11 @@ pub struct ListLimit {
     /// Every item, however many (overrides --limit).
     #[arg(long)]
     pub all: bool,
+
+    /// Items per request, 1 to 1000; the Tabular and Metrics APIs serve 1
+    /// to 50 rows [default: --limit, up to 100 items or 50 rows].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub page_size: Option<u32>,
 }
 
 impl ListLimit {
@@ -166,10 +180,16 @@ impl ListLimit {
 /// `datasets …`
 #[derive(Debug, Subcommand)]
 pub enum DatasetsCommand {
-    /// Search the datasets (all of them without a query).
-    Search {
+    /// List the datasets, or search them with --query.
+    #[command(visible_alias = "search")]
+    List {
         /// Words to search for.
-        query: Option<String>,
+        #[command(flatten)]
+        query: ListQuery,
+        /// The words to search for as `datasets search WORDS` took them
+        /// (before --query; kept working, hidden from the help).
+        #[arg(value_name = "QUERY", hide = true, conflicts_with = "query")]
+        words: Option<String>,
         /// Only the datasets of this organization (its id).
         #[arg(long, value_name = "ORG")]
         organization: Option<String>,
@@ -229,6 +249,9 @@ pub enum ResourcesCommand {
     List {
         /// The dataset's id or slug.
         dataset: String,
+        /// Words to search for (in the resources' titles).
+        #[command(flatten)]
+        query: ListQuery,
         /// How many.
         #[command(flatten)]
         limit: ListLimit,
@@ -270,8 +293,8 @@ pub enum SimpleCommand {
     /// List them, newest first as the server orders them.
     List {
         /// Words to search for.
-        #[arg(long, short, value_name = "TEXT")]
-        query: Option<String>,
+        #[command(flatten)]
+        query: ListQuery,
         /// How many.
         #[command(flatten)]
         limit: ListLimit,
@@ -296,8 +319,11 @@ pub enum UsersCommand {
 /// `discussions …`
 #[derive(Debug, Subcommand)]
 pub enum DiscussionsCommand {
-    /// List discussions.
+    /// List discussions, newest first.
     List {
+        /// Words to search for.
+        #[command(flatten)]
+        query: ListQuery,
         /// Only those about this object (a dataset, reuse or dataservice id).
         #[arg(long = "for", value_name = "ID")]
         for_: Option<String>,
@@ -368,16 +394,40 @@ pub struct TabularArgs {
     pub agg: Vec<String>,
 }
 
-/// Paging of a query's rows.
-#[derive(Debug, Args)]
+/// Paging of a query's rows: the flags of [`ListLimit`], as every list
+/// takes them (`page_size` repeats `limit.page_size`).
+#[derive(Debug, Clone, Copy)]
 pub struct RowsArgs {
-    /// Rows per request, 1 to 50 [default: --limit, at most 50].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50))]
+    /// Rows per request (`--page-size`).
     pub page_size: Option<u32>,
 
     /// How many rows.
-    #[command(flatten)]
     pub limit: ListLimit,
+}
+
+impl FromArgMatches for RowsArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let limit = ListLimit::from_arg_matches(matches)?;
+        Ok(RowsArgs {
+            page_size: limit.page_size,
+            limit,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = RowsArgs::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for RowsArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        ListLimit::augment_args(command)
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        ListLimit::augment_args_for_update(command)
+    }
 }
 
 /// `tabular …`

@@ -76,21 +76,22 @@ impl From<Error> for CliError {
         let hint = match (&error, status) {
             (_, Some(401)) => Some(
                 "set an API key with --api-key, the DATAGOUV_API_KEY variable or `datagouv config init`; \
-                 `datagouv auth status` shows what is set",
+                 `datagouv auth status` shows what is set"
+                    .to_owned(),
             ),
-            (_, Some(403)) => Some(
-                "the key's user may not do this; `datagouv auth status` shows which key is used and where it comes from",
-            ),
+            (_, Some(403)) => forbidden_hint(&error),
             (_, Some(404)) => Some(
-                "check the id or slug (`datagouv datasets search` finds datasets, `datagouv resources list` their resources)",
+                "check the id or slug (`datagouv datasets list -q WORDS` finds datasets, `datagouv resources list` \
+                 their resources)"
+                    .to_owned(),
             ),
-            (_, Some(410)) => Some("it was deleted"),
-            (_, Some(429)) => Some("wait a moment and try again"),
-            (Error::Transport(_), _) => {
-                Some("check the network and the base URLs (`datagouv auth status` shows them)")
-            }
+            (_, Some(410)) => Some("it was deleted".to_owned()),
+            (_, Some(429)) => Some("wait a moment and try again".to_owned()),
+            (Error::Transport(_), _) => Some(
+                "check the network and the base URLs (`datagouv auth status` shows them)".to_owned(),
+            ),
             (Error::Config(_), _) => {
-                Some("`datagouv auth status` shows each setting and where it comes from")
+                Some("`datagouv auth status` shows each setting and where it comes from".to_owned())
             }
             _ => None,
         };
@@ -107,9 +108,74 @@ impl From<Error> for CliError {
         CliError {
             code,
             message,
-            hint: hint.map(str::to_owned),
+            hint,
         }
     }
+}
+
+/// The hint of a 403, after its cause: the Tabular API refusing an
+/// aggregation, the Main API refusing the key's user (a write, a private
+/// object), or another server refusing for its own reasons (the Tabular
+/// and Metrics APIs take no key).
+fn forbidden_hint(error: &Error) -> Option<String> {
+    let Error::Api { url, message, .. } = error else {
+        return None;
+    };
+    if !from_main_api(url) && refused_aggregation(url, message) {
+        let rid = tabular_rid(url).unwrap_or("<RID>");
+        let profile = format!("`datagouv tabular profile {rid}` shows which columns are indexed");
+        // api-tabular says which: "… are not allowed for resource …" or
+        // "… is not among the allowed columns …".
+        return Some(if message.contains("not among the allowed columns") {
+            format!(
+                "a --groupby/--agg column is not indexed, and the Tabular API aggregates only indexed columns; {profile}"
+            )
+        } else if message.contains("not allowed for resource") {
+            "the Tabular API does not aggregate this resource (only those it lists in \
+             /api/aggregation-exceptions/, and only on their indexed columns): query or export the rows \
+             without --groupby/--agg and aggregate them yourself"
+                .to_owned()
+        } else {
+            format!(
+                "the resource is not among those the Tabular API aggregates, or a --groupby/--agg column is not \
+                 indexed; {profile}"
+            )
+        });
+    }
+    from_main_api(url).then(|| {
+        "the key's user may not do this; `datagouv auth status` shows which key is used and where it comes from"
+            .to_owned()
+    })
+}
+
+/// Whether an answer came from the Main API (`…/api/1/…`, `…/api/2/…`;
+/// the generated Main API clients give no URL for a few errors).
+fn from_main_api(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    url.is_empty() || path.contains("/api/1/") || path.contains("/api/2/")
+}
+
+/// Whether a refusal is about aggregation: the request asked for one
+/// (valueless `column__groupby`, `__count`, `__avg`, `__min`, `__max`,
+/// `__sum` parameters), or the message says so.
+fn refused_aggregation(url: &str, message: &str) -> bool {
+    const AGGREGATES: [&str; 6] = ["groupby", "count", "avg", "min", "max", "sum"];
+    let asked = url.split_once('?').is_some_and(|(_, query)| {
+        query.split('&').any(|item| {
+            !item.contains('=')
+                && item
+                    .rsplit_once("__")
+                    .is_some_and(|(_, name)| AGGREGATES.contains(&name))
+        })
+    });
+    asked || message.to_lowercase().contains("aggregation")
+}
+
+/// The resource id of a Tabular API URL (`…/api/resources/{rid}/…`).
+fn tabular_rid(url: &str) -> Option<&str> {
+    let path = url.split(['?', '#']).next()?;
+    let (_, rest) = path.split_once("/api/resources/")?;
+    rest.split('/').next().filter(|rid| !rid.is_empty())
 }
 
 impl From<std::io::Error> for CliError {
@@ -137,5 +203,56 @@ mod tests {
             EXIT_USAGE
         );
         assert_eq!(CliError::from(Error::Config("x".into())).code, EXIT_USAGE);
+    }
+
+    fn forbidden(url: &str, message: &str) -> CliError {
+        CliError::from(Error::Api {
+            status: reqwest::StatusCode::FORBIDDEN,
+            url: url.into(),
+            message: message.into(),
+            field_errors: Default::default(),
+        })
+    }
+
+    #[test]
+    fn a_403_hint_names_its_cause() {
+        let rid = "10000000-0000-4000-8000-000000000003";
+        let url =
+            format!("http://t/api/resources/{rid}/data/?categorie__groupby&score__avg&page=1");
+        for (message, says) in [
+            ("Unauthorized parameters", "not among those"),
+            (
+                "poids is not among the allowed columns: {'score'}",
+                "column is not indexed",
+            ),
+            (
+                "Aggregation parameters `groupby` are not allowed for resource 'x'",
+                "does not aggregate this resource",
+            ),
+        ] {
+            let aggregation = forbidden(&url, message);
+            assert_eq!(aggregation.code, EXIT_AUTH);
+            let hint = aggregation.hint.unwrap();
+            assert!(hint.contains(says), "{hint}");
+            assert!(!hint.contains("key"), "{hint}");
+        }
+        let hint = forbidden(&url, "").hint.unwrap();
+        assert!(hint.contains(&format!("tabular profile {rid}")), "{hint}");
+
+        let main = forbidden(
+            "http://m/api/1/workers/jobs/",
+            "You do not have the permission",
+        );
+        assert_eq!(main.code, EXIT_AUTH);
+        assert!(main.hint.unwrap().contains("auth status"));
+        // A Main API answer keeps the key hint, whatever its query.
+        let main = forbidden("http://m/api/1/datasets/?q=x__sum", "");
+        assert!(main.hint.unwrap().contains("key"));
+
+        let other = forbidden(
+            &format!("http://t/api/resources/{rid}/data/csv/?page_size=50"),
+            "Output is too long",
+        );
+        assert_eq!((other.code, other.hint), (EXIT_AUTH, None));
     }
 }

@@ -106,15 +106,38 @@ impl Stack {
             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
             "[TIME]",
         );
-        settings.bind(|| insta::assert_snapshot!(name, run.render()));
+        settings.bind(|| insta::assert_snapshot!(name, sorted_python_sets(&run.render())));
     }
 }
 
 /// Snapshots text as it is.
 fn snapshot_text(name: &str, text: &str) {
+    let text = sorted_python_sets(text);
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+/// api-tabular prints Python sets (`{'b', 'a'}`) in an order that changes
+/// from one server start to the next: snapshots hold them sorted.
+fn sorted_python_sets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{'") {
+        let Some(len) = rest[start..].find("'}") else {
+            break;
+        };
+        let inner = &rest[start + 1..start + len + 1];
+        let mut items: Vec<&str> = inner.split(", ").collect();
+        items.sort_unstable();
+        out.push_str(&rest[..start]);
+        out.push('{');
+        out.push_str(&items.join(", "));
+        out.push('}');
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The binary with none of the caller's `DATAGOUV_*` settings and no config file.
@@ -190,6 +213,7 @@ fn help_describes_every_command() {
     for (name, args) in [
         ("help", &["--help"][..]),
         ("help_tabular_query", &["tabular", "query", "--help"][..]),
+        ("help_datasets_list", &["datasets", "list", "--help"][..]),
     ] {
         let run = Run::of(bare_cli(), args);
         run.ok();
@@ -197,15 +221,55 @@ fn help_describes_every_command() {
     }
 }
 
+/// A help text with its whitespace runs made single spaces, so that texts
+/// wrapped at different columns compare.
+fn flat_help(args: &[&str]) -> String {
+    let run = Run::of(bare_cli(), args);
+    run.ok().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[test]
-fn datasets_search_and_show() {
+fn every_list_takes_the_same_search_and_limit_flags() {
+    let limits = "--limit <N> At most this many items [default: 20] \
+                  --all Every item, however many (overrides --limit) \
+                  --page-size <N> Items per request, 1 to 1000; the Tabular and Metrics APIs serve 1 to 50 rows \
+                  [default: --limit, up to 100 items or 50 rows]";
+    for family in [
+        "datasets",
+        "resources",
+        "organizations",
+        "reuses",
+        "dataservices",
+        "discussions",
+    ] {
+        let help = flat_help(&[family, "list", "--help"]);
+        assert!(
+            help.contains("-q, --query <TEXT> Words to search for"),
+            "{family}: {help}"
+        );
+        assert!(help.contains(limits), "{family}: {help}");
+    }
+    for query in [&["tabular", "query"], &["metrics", "query"]] {
+        let help = flat_help(&[query[0], query[1], "--help"]);
+        assert!(help.contains(limits), "{query:?}: {help}");
+    }
+    // `datasets search` is the same command, listed as an alias.
+    assert!(flat_help(&["datasets", "--help"]).contains("[alias: search]"));
+    assert_eq!(
+        flat_help(&["datasets", "search", "--help"]),
+        flat_help(&["datasets", "list", "--help"])
+    );
+}
+
+#[test]
+fn datasets_list_and_show() {
     let stack = stack!();
     // The Base Adresse Nationale organization and dataset come from udata's fixtures.
     stack.check(
-        "datasets_search_organization",
+        "datasets_list_organization",
         &[
             "datasets",
-            "search",
+            "list",
             "--organization",
             "58e555f5c751df205d54e76b",
             "--fields",
@@ -213,9 +277,9 @@ fn datasets_search_and_show() {
         ],
     );
     stack.check(
-        "datasets_search_tags_csv",
+        "datasets_list_tags_csv",
         &[
-            "datasets", "search", "--tag", "ban", "--tag", "adresses", "--csv",
+            "datasets", "list", "--tag", "ban", "--tag", "adresses", "--csv",
         ],
     );
     stack.check(
@@ -244,11 +308,69 @@ fn datasets_search_and_show() {
 }
 
 #[test]
+fn datasets_search_is_datasets_list() {
+    let stack = stack!();
+    let same = |old: &[&str], new: &[&str]| {
+        let (old, new) = (stack.run(old), stack.run(new));
+        assert_eq!(
+            (old.code, &old.stdout, &old.stderr),
+            (new.code, &new.stdout, &new.stderr),
+            "{}\n{}",
+            old.render(),
+            new.render()
+        );
+    };
+    same(
+        &["datasets", "search", "--tag", "ban", "--csv"],
+        &["datasets", "list", "--tag", "ban", "--csv"],
+    );
+    // The old positional query is the same as --query (whatever the local
+    // udata, which has no search index, answers to it).
+    same(
+        &["datasets", "search", "adresse", "--limit", "2"],
+        &["datasets", "list", "--query", "adresse", "--limit", "2"],
+    );
+    same(
+        &["datasets", "search", "adresse", "--limit", "2"],
+        &["datasets", "list", "-q", "adresse", "--limit", "2"],
+    );
+    let both = stack.run(&["datasets", "search", "adresse", "--query", "ban"]);
+    assert_eq!(both.code, 2, "{}", both.render());
+}
+
+#[test]
 fn lists_stop_at_the_limit() {
     let stack = stack!();
     for (args, lines) in [
         (
-            &["datasets", "search", "--limit", "3", "--fields", "id"][..],
+            &["datasets", "list", "--limit", "3", "--fields", "id"][..],
+            3,
+        ),
+        // Five items asked for two at a time.
+        (
+            &[
+                "datasets",
+                "list",
+                "--limit",
+                "5",
+                "--page-size",
+                "2",
+                "--fields",
+                "id",
+            ][..],
+            5,
+        ),
+        (
+            &[
+                "discussions",
+                "list",
+                "--limit",
+                "3",
+                "--page-size",
+                "1",
+                "--fields",
+                "id",
+            ][..],
             3,
         ),
         (
@@ -264,8 +386,18 @@ fn lists_stop_at_the_limit() {
         let run = stack.run(args);
         assert_eq!(run.ok().lines().count(), lines, "{}", run.render());
     }
-    let run = stack.run(&["datasets", "search", "--all", "--fields", "id"]);
+    let run = stack.run(&["datasets", "list", "--all", "--fields", "id"]);
     assert!(run.ok().lines().count() > 15, "{}", run.render());
+    let paged = stack.run(&[
+        "datasets",
+        "list",
+        "--all",
+        "--page-size",
+        "7",
+        "--fields",
+        "id",
+    ]);
+    assert_eq!(paged.ok(), run.stdout, "{}", paged.render());
 }
 
 #[test]
@@ -278,6 +410,18 @@ fn resources_list_and_show() {
             "list",
             "demandes-de-valeurs-foncieres",
             "--table",
+        ],
+    );
+    stack.check(
+        "resources_list_query",
+        &[
+            "resources",
+            "list",
+            "demandes-de-valeurs-foncieres",
+            "-q",
+            "2023",
+            "--fields",
+            "title",
         ],
     );
     stack.check(
@@ -682,6 +826,12 @@ fn exit_codes_and_hints() {
             &["tabular", "query", types, "--page-size", "0"],
             2,
         ),
+        // The flag takes up to 1000; the Tabular API serves up to 50 rows.
+        (
+            "error_rows_page_size_too_large",
+            &["tabular", "query", types, "--page-size", "51"],
+            2,
+        ),
         ("error_bad_uuid", &["tabular", "query", "not-a-uuid"], 2),
         (
             "error_bad_json_body",
@@ -719,10 +869,41 @@ fn exit_codes_and_hints() {
         assert_eq!(run.code, *code, "{}", run.render());
         assert!(run.stderr.starts_with("error: "), "{}", run.render());
     }
-    // A non-admin key on an admin endpoint.
+    // A non-admin key on an admin endpoint: the key's user may not.
     let run = Run::of(stack.user_cli(), &["api", "get", "/workers/jobs/"]);
     assert_eq!(run.code, 4, "{}", run.render());
+    assert!(run.stderr.contains("auth status"), "{}", run.render());
     stack.snapshot("error_user_key_on_admin_endpoint", &run);
+
+    // A 403 of the Tabular API refusing an aggregation says why, not "the key".
+    let (indexed, not_aggregated) = (stack.get("RID_INDEXED"), stack.get("RID_NOT_AGGREGATED"));
+    for (name, args, says) in [
+        (
+            "error_aggregation_resource_not_listed",
+            &[
+                "tabular",
+                "query",
+                not_aggregated,
+                "--groupby",
+                "categorie",
+                "--agg",
+                "score:avg",
+            ][..],
+            "does not aggregate this resource",
+        ),
+        (
+            "error_aggregation_column_not_indexed",
+            &["tabular", "query", indexed, "--groupby", "region"][..],
+            "column is not indexed",
+        ),
+    ] {
+        // With a key set: still not the key's fault.
+        let run = Run::of(stack.user_cli(), args);
+        stack.snapshot(name, &run);
+        assert_eq!(run.code, 4, "{}", run.render());
+        assert!(run.stderr.contains(says), "{}", run.render());
+        assert!(!run.stderr.contains("auth status"), "{}", run.render());
+    }
 }
 
 #[test]
