@@ -7,6 +7,7 @@ mod drift;
 mod facade;
 mod fault_server;
 mod faults;
+mod lists;
 mod publish;
 mod secrets;
 mod tabular_export;

@@ -9,9 +9,16 @@
 //! redirects that never carry the key elsewhere, retries, rate-limit state
 //! and tracing all live there, at this one place.
 //!
+//! The [`list`] traits are what the code generation derives for every list
+//! of the Main API; the facade turns them into streams.
+//!
 //! This crate holds no policy of its own and no generated code.
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
+
+pub mod list;
+pub mod mask;
+pub use list::{ListOperation, Page};
 
 #[doc(hidden)]
 pub use progenitor_client as __progenitor_client;

@@ -8,7 +8,7 @@ use std::{
 };
 
 use crate::{
-    Error,
+    ApiKey, Error,
     rate_limit::RateLimit,
     retry::RetryPolicy,
     transport::{DatagouvTransport, Shared, origin},
@@ -20,36 +20,6 @@ pub const USER_AGENT: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (+https://github.com/datagouv-rs/datagouv-rs)"
 );
-
-/// A data.gouv.fr API key: sent as `X-API-KEY`, marked sensitive, never
-/// shown by `Debug` or `Display`.
-#[derive(Clone)]
-pub struct ApiKey(HeaderValue);
-
-impl ApiKey {
-    /// Wraps a key; refuses one that cannot be an HTTP header value.
-    pub fn new(key: impl AsRef<str>) -> Result<Self, Error> {
-        let key = key.as_ref().trim();
-        if key.is_empty() {
-            return Err(Error::Config("the API key is empty".into()));
-        }
-        let mut value = HeaderValue::from_str(key).map_err(|_| {
-            Error::Config("the API key holds characters that cannot be sent in a header".into())
-        })?;
-        value.set_sensitive(true);
-        Ok(Self(value))
-    }
-
-    pub(crate) fn header_value(&self) -> HeaderValue {
-        self.0.clone()
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
 
 /// Which data.gouv.fr to talk to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -213,15 +183,18 @@ impl ClientBuilder {
             .map(|u| origin(u))
             .collect();
         api_origins.dedup();
+        let main_v1 = format!("{}/api/1", main.as_str().trim_end_matches('/'));
+        let main_v2 = format!("{}/api/2", main.as_str().trim_end_matches('/'));
         let shared = Arc::new(Shared {
             key,
             api_origins,
+            main_roots: [format!("{main_v1}/"), format!("{main_v2}/")],
             retry: self.retry.unwrap_or_default(),
             rate_limit: Mutex::new(None),
         });
         let urls = Arc::new(BaseUrls {
-            main_v1: format!("{}/api/1", main.as_str().trim_end_matches('/')),
-            main_v2: format!("{}/api/2", main.as_str().trim_end_matches('/')),
+            main_v1,
+            main_v2,
             tabular: tabular.as_str().trim_end_matches('/').to_owned(),
             metrics: metrics.as_str().trim_end_matches('/').to_owned(),
         });
@@ -360,7 +333,10 @@ impl Client {
     }
 
     /// A client whose Main API answers hold only these fields
-    /// (flask-restx field mask, `X-Fields`), e.g. `"id,title,resources{id,url}"`.
+    /// (flask-restx field mask, `X-Fields`), e.g. `"id,title,resources{id,url}"`;
+    /// for a list the mask applies to the page: `"data{id,title},total"`.
+    /// The fields each answer's type requires are always added to the mask
+    /// (at every level it narrows with braces), so masked answers decode.
     pub fn with_fields(&self, mask: &str) -> Result<Client, Error> {
         let value = HeaderValue::from_str(mask).map_err(|_| {
             Error::InvalidInput(format!(

@@ -1,10 +1,17 @@
 #![doc = include_str!("../README.md")]
 
+/// The repository README's quickstart, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct RepositoryReadme;
+
+mod api_key;
 mod config;
 mod csv_rows;
 mod download;
 mod error;
 mod export;
+mod field_mask;
 pub mod metrics;
 mod pagination;
 mod publish;
@@ -14,9 +21,8 @@ mod retry;
 mod transport;
 mod upload;
 
-pub use config::{
-    ApiKey, Client, ClientBuilder, Environment, METRICS_URL, TABULAR_URL, USER_AGENT,
-};
+pub use api_key::ApiKey;
+pub use config::{Client, ClientBuilder, Environment, METRICS_URL, TABULAR_URL, USER_AGENT};
 pub use csv_rows::{CsvRow, csv_rows};
 pub use download::{Checksum, ChecksumKind, DownloadOptions, DownloadSource, DownloadSummary};
 pub use error::{Error, GeneratedError, SendExt};
@@ -26,7 +32,7 @@ pub use export::{
     EXPORT_CAP, ExportFormat, ExportOptions, ExportPlan, ExportSummary, MAX_PARALLEL_WINDOWS,
     Progress, WindowMethod, interrupted_export,
 };
-pub use pagination::{PAGE_TYPES, Page, Paginator};
+pub use pagination::{Items, ListExt, ListOperation, Page, Pages, Paginator};
 pub use publish::{Dataset, DatasetDraft, Resource};
 pub use query::{
     Aggregate, Column, Condition, Filter, MAX_PAGE_SIZE, Op, Order, Profile, Query, RowsPage,
@@ -37,6 +43,14 @@ pub use upload::{
     ImageUpload, ResourceUpload, UploadOptions, UploadSource, UploadedCommunityResource,
     UploadedImage, UploadedResource,
 };
+
+/// What most programs import: the [`Client`], `.items()`/`.pages()` on
+/// every list ([`ListExt`]), `.value()` on every call ([`SendExt`]), and the
+/// `futures` stream traits the streams are read with.
+pub mod prelude {
+    pub use crate::{Client, Error, ListExt, SendExt};
+    pub use futures::{StreamExt as _, TryStreamExt as _};
+}
 
 /// The generated Main API clients and types (`v1`, `v2`).
 pub use datagouv_main as main_api;

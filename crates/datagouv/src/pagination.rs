@@ -1,105 +1,39 @@
 //! Lazy pagination of every Main API list, as streams of pages or items.
 //!
 //! Every udata list answers a page `{data, page, page_size, total,
-//! next_page, previous_page}`; [`Page`] reads any of the generated page
-//! types, and [`Paginator`] turns "fetch page n" into a stream. Nothing is
-//! requested before the stream is polled, and without prefetch a page is
-//! requested only when the previous one is consumed.
+//! next_page, previous_page}`. The code generation derives [`Page`] for
+//! every page type and [`ListOperation`] for every request builder that
+//! answers one, so every list reads in one line with [`ListExt`]:
+//! `client.main().list_datasets().organization(org).items()`.
+//! [`Paginator`] turns any "fetch page n" closure into the same streams.
+//!
+//! Nothing is requested before a stream is polled. Pages are requested,
+//! read and decoded on the runtime's worker threads (when a Tokio runtime
+//! runs the stream), so with [`Items::prefetch`] the pages in flight are
+//! decoded on every core while the consumer handles the previous ones; they
+//! still arrive in order, and at most `prefetch` decoded pages wait.
 
+use datagouv_runtime::list::{PageFetcher, PageResult};
+pub use datagouv_runtime::{ListOperation, Page};
 use futures::{
     Stream, StreamExt, TryStreamExt,
     stream::{self, BoxStream},
 };
-use std::{future::Future, pin::Pin};
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
 
 use crate::{Error, error::GeneratedError};
 
-/// One page of a Main API list, whatever the listed type.
-pub trait Page {
-    /// The listed type.
-    type Item;
-    /// The items of the page.
-    fn into_items(self) -> Vec<Self::Item>;
-    /// How many items the whole list holds, when the server says.
-    fn total(&self) -> Option<u64>;
-    /// The page size the server used.
-    fn page_size(&self) -> Option<u64>;
-    /// Whether the server announces a next page.
-    fn has_next(&self) -> bool;
-    /// How many items this page holds.
-    fn len(&self) -> usize;
-    /// Whether this page holds no item.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-macro_rules! pages {
-    ($($page:path => $item:path),* $(,)?) => {
-        $(
-            impl Page for $page {
-                type Item = $item;
-                fn into_items(self) -> Vec<$item> {
-                    self.data.unwrap_or_default()
-                }
-                fn total(&self) -> Option<u64> {
-                    self.total.and_then(|t| u64::try_from(t).ok())
-                }
-                fn page_size(&self) -> Option<u64> {
-                    self.page_size.and_then(|t| u64::try_from(t).ok())
-                }
-                fn has_next(&self) -> bool {
-                    self.next_page.as_deref().is_some_and(|next| !next.is_empty())
-                }
-                fn len(&self) -> usize {
-                    self.data.as_ref().map_or(0, Vec::len)
-                }
-            }
-        )*
-        /// The generated page types [`Page`] is implemented for (module::Type).
-        pub const PAGE_TYPES: &[&str] = &[$(stringify!($page)),*];
-    };
-}
-
-pages! {
-    datagouv_main::v1::types::ActivityPage => datagouv_main::v1::types::ActivityRead,
-    datagouv_main::v1::types::ChartPage => datagouv_main::v1::types::ChartRead,
-    datagouv_main::v1::types::CommunityResourcePage => datagouv_main::v1::types::CommunityResource,
-    datagouv_main::v1::types::ContactPointPage => datagouv_main::v1::types::ContactPointRead,
-    datagouv_main::v1::types::DataservicePage => datagouv_main::v1::types::DataserviceRead,
-    datagouv_main::v1::types::DatasetPage => datagouv_main::v1::types::DatasetRead,
-    datagouv_main::v1::types::DiscussionPage => datagouv_main::v1::types::DiscussionRead,
-    datagouv_main::v1::types::FollowPage => datagouv_main::v1::types::FollowRead,
-    datagouv_main::v1::types::HarvestItemPage => datagouv_main::v1::types::HarvestItemRead,
-    datagouv_main::v1::types::HarvestJobPage => datagouv_main::v1::types::HarvestJobRead,
-    datagouv_main::v1::types::HarvestSourcePage => datagouv_main::v1::types::HarvestSourceRead,
-    datagouv_main::v1::types::NotificationPage => datagouv_main::v1::types::NotificationRead,
-    datagouv_main::v1::types::NotificationSettingPage => datagouv_main::v1::types::NotificationSettingRead,
-    datagouv_main::v1::types::OrganizationPage => datagouv_main::v1::types::OrganizationRead,
-    datagouv_main::v1::types::PostPage => datagouv_main::v1::types::PostRead,
-    datagouv_main::v1::types::ReportPage => datagouv_main::v1::types::ReportRead,
-    datagouv_main::v1::types::ReusePage => datagouv_main::v1::types::ReuseRead,
-    datagouv_main::v1::types::UserPage => datagouv_main::v1::types::UserRead,
-    datagouv_main::v2::types::DataserviceSearchPage => datagouv_main::v2::types::DataserviceRead,
-    datagouv_main::v2::types::DatasetPage => datagouv_main::v2::types::Dataset,
-    datagouv_main::v2::types::DatasetSearchPage => datagouv_main::v2::types::Dataset,
-    datagouv_main::v2::types::DiscussionPage => datagouv_main::v2::types::DiscussionRead,
-    datagouv_main::v2::types::OrganizationSearchPage => datagouv_main::v2::types::OrganizationRead,
-    datagouv_main::v2::types::PostPage => datagouv_main::v2::types::PostRead,
-    datagouv_main::v2::types::ResourcePage => datagouv_main::v2::types::Resource,
-    datagouv_main::v2::types::ReusePage => datagouv_main::v2::types::Reuse,
-    datagouv_main::v2::types::ReuseSearchPage => datagouv_main::v2::types::Reuse,
-    datagouv_main::v2::types::TopicElementPage => datagouv_main::v2::types::TopicElementRead,
-    datagouv_main::v2::types::TopicPage => datagouv_main::v2::types::Topic,
-    datagouv_main::v2::types::TopicSearchPage => datagouv_main::v2::types::Topic,
-}
-
 type PageFuture<P> = Pin<Box<dyn Future<Output = Result<P, Error>> + Send>>;
 
-/// Lists a Main API collection page by page, lazily.
+/// Lists a collection page by page, lazily, from any "fetch page n" call.
 ///
-/// `fetch` sends the request for one page number (1-based), typically a
-/// generated builder with `.page(n)`:
+/// Generated list builders need none of this (see [`ListExt`]); a
+/// `Paginator` serves custom cases, e.g. pages fetched with per-page
+/// parameters. `fetch` sends the request for one page number (1-based):
 ///
 /// ```no_run
 /// # async fn demo(client: datagouv::Client) -> Result<(), datagouv::Error> {
@@ -111,7 +45,7 @@ type PageFuture<P> = Pin<Box<dyn Future<Output = Result<P, Error>> + Send>>;
 /// })
 /// .max_items(500)
 /// .items()
-/// .map_ok(|dataset| dataset.title.unwrap_or_default())
+/// .map_ok(|dataset| dataset.title)
 /// .try_collect()
 /// .await?;
 /// # Ok(()) }
@@ -132,15 +66,17 @@ impl<P: Page + Send + 'static> Paginator<P> {
             + 'static,
     {
         Paginator {
-            fetch: Box::new(move |page| {
-                let call = fetch(page);
-                Box::pin(async move {
-                    match call.await {
-                        Ok(value) => Ok(value.into_inner()),
-                        Err(error) => Err(Error::from_generated(error).await),
-                    }
-                })
-            }),
+            fetch: Box::new(move |page| off_task(fetch(page))),
+            max_items: None,
+            prefetch: 0,
+        }
+    }
+
+    /// A paginator over the pages a generated list builder answers (what
+    /// [`ListExt`] uses).
+    pub fn from_fetcher(mut fetch: PageFetcher<P>) -> Self {
+        Paginator {
+            fetch: Box::new(move |page| off_task(fetch(page))),
             max_items: None,
             prefetch: 0,
         }
@@ -219,6 +155,149 @@ impl<P: Page + Send + 'static> Paginator<P> {
     }
 }
 
+/// Runs one page's request, reading and decoding on a worker thread of the
+/// current Tokio runtime when there is one (else on the polling task). The
+/// work starts when the returned future is first polled, so a `buffered(n)`
+/// of them keeps at most `n` pages in flight.
+fn off_task<P, Fut>(call: Fut) -> PageFuture<P>
+where
+    P: Send + 'static,
+    Fut: Future<Output = PageResult<P>> + Send + 'static,
+{
+    let decoded = async move {
+        match call.await {
+            Ok(value) => Ok(value.into_inner()),
+            Err(error) => Err(Error::from_generated(error).await),
+        }
+    };
+    Box::pin(async move {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => match runtime.spawn(decoded).await {
+                Ok(page) => page,
+                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                Err(_) => Err(Error::InvalidInput(
+                    "the runtime shut down while a page was being read".into(),
+                )),
+            },
+            Err(_) => decoded.await,
+        }
+    })
+}
+
+/// `.items()` and `.pages()` on every generated list builder (derived from
+/// the specs by the code generation; [`ListOperation`] marks them).
+///
+/// ```no_run
+/// use datagouv::prelude::*;
+/// # async fn demo(client: datagouv::Client) -> Result<(), datagouv::Error> {
+/// let titles: Vec<String> = client.main().list_datasets().organization("534fff75a3a7292c64a77de4")
+///     .items().prefetch(2).max_items(500).map_ok(|dataset| dataset.title).try_collect().await?;
+/// # Ok(()) }
+/// ```
+pub trait ListExt: ListOperation + Sized {
+    /// Every item of every page, in order, as a lazy stream.
+    fn items(self) -> Items<Self::Page> {
+        Items {
+            state: Lazy::Ready(self.paginator()),
+        }
+    }
+
+    /// Every page, in order, as a lazy stream.
+    fn pages(self) -> Pages<Self::Page> {
+        Pages {
+            state: Lazy::Ready(self.paginator()),
+        }
+    }
+
+    /// The [`Paginator`] of this list, for finer control.
+    fn paginator(self) -> Paginator<Self::Page> {
+        Paginator::from_fetcher(self.into_page_fetcher())
+    }
+}
+
+impl<L: ListOperation> ListExt for L {}
+
+/// A paginator not yet polled, or its running stream.
+enum Lazy<P, T> {
+    Ready(Paginator<P>),
+    Running(BoxStream<'static, Result<T, Error>>),
+    Done,
+}
+
+impl<P: Page, T> Lazy<P, T> {
+    fn configure(self, change: impl FnOnce(Paginator<P>) -> Paginator<P>) -> Self {
+        match self {
+            Lazy::Ready(paginator) => Lazy::Ready(change(paginator)),
+            other => other,
+        }
+    }
+
+    fn poll(
+        &mut self,
+        start: impl FnOnce(Paginator<P>) -> BoxStream<'static, Result<T, Error>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<T, Error>>> {
+        if matches!(self, Lazy::Ready(_))
+            && let Lazy::Ready(paginator) = std::mem::replace(self, Lazy::Done)
+        {
+            *self = Lazy::Running(start(paginator));
+        }
+        match self {
+            Lazy::Running(stream) => stream.poll_next_unpin(cx),
+            _ => Poll::Ready(None),
+        }
+    }
+}
+
+/// The items of a list: a [`Stream`] of `Result<item, Error>`, lazy until
+/// first polled. `prefetch` and `max_items` apply when called before that.
+#[must_use = "streams do nothing unless polled"]
+pub struct Items<P: Page> {
+    state: Lazy<P, P::Item>,
+}
+
+/// The pages of a list: a [`Stream`] of `Result<page, Error>`, lazy until
+/// first polled. `prefetch` and `max_items` apply when called before that.
+#[must_use = "streams do nothing unless polled"]
+pub struct Pages<P: Page> {
+    state: Lazy<P, P>,
+}
+
+macro_rules! lazy_stream {
+    ($name:ident, $item:ty, $start:expr) => {
+        impl<P: Page> $name<P> {
+            /// Keep up to `pages` requests in flight ahead of the consumer
+            /// (see [`Paginator::prefetch`]); pages are decoded on the
+            /// runtime's worker threads and still arrive in order.
+            pub fn prefetch(self, pages: usize) -> Self {
+                Self {
+                    state: self.state.configure(|p| p.prefetch(pages)),
+                }
+            }
+
+            /// Stop after this many items, requesting no page beyond them.
+            pub fn max_items(self, max: usize) -> Self {
+                Self {
+                    state: self.state.configure(|p| p.max_items(max)),
+                }
+            }
+        }
+
+        impl<P: Page> Stream for $name<P> {
+            type Item = Result<$item, Error>;
+            fn poll_next(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Self::Item>> {
+                self.state.poll($start, cx)
+            }
+        }
+    };
+}
+
+lazy_stream!(Items, P::Item, Paginator::items);
+lazy_stream!(Pages, P, Paginator::pages);
+
 /// The last page number worth asking for, from `total`, `page_size` and
 /// `max_items`; `None` when the server does not say.
 fn last_page<P: Page>(first: &P, max_items: Option<usize>) -> Option<u64> {
@@ -260,31 +339,60 @@ mod tests {
 
     #[test]
     fn the_last_page_comes_from_total_and_page_size() {
-        let page = datagouv_main::v1::types::DatasetPage {
-            data: Some(vec![Default::default(); 20]),
-            next_page: Some("next".into()),
-            page: Some(1),
-            page_size: Some(20),
-            previous_page: None,
-            total: Some(101),
-        };
+        let page: datagouv_main::v1::types::DatasetPage = serde_json::from_value(serde_json::json!({
+            "data": [{"id": "a", "title": "t", "slug": "s", "description": "", "last_update": "2024-01-01T00:00:00+00:00",
+                      "featured": false, "private": false, "license": "lov2", "frequency": "unknown",
+                      "access_type": "open", "tags": [], "badges": [], "resources": [],
+                      "contact_points": [], "access_audiences": []}],
+            "next_page": "next", "page": 1, "page_size": 20, "total": 101,
+        }))
+        .unwrap();
         assert_eq!(last_page(&page, None), Some(6));
         assert_eq!(last_page(&page, Some(40)), Some(2));
         assert_eq!(last_page(&page, Some(41)), Some(3));
     }
 
     #[test]
-    fn every_page_type_of_the_specs_is_paginated() {
+    fn every_page_type_and_list_of_the_specs_is_paginated() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../datagouv-main/spec");
-        for (version, file) in [("v1", "v1.json"), ("v2", "v2.json")] {
+        let generated = [
+            (
+                "v1.json",
+                datagouv_main::v1::PAGE_TYPES,
+                datagouv_main::v1::LIST_OPERATIONS,
+            ),
+            (
+                "v2.json",
+                datagouv_main::v2::PAGE_TYPES,
+                datagouv_main::v2::LIST_OPERATIONS,
+            ),
+        ];
+        for (file, page_types, lists) in generated {
             let spec: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap();
-            for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
-                let properties = &schema["properties"];
-                if properties.get("data").is_some() && properties.get("next_page").is_some() {
-                    let path = format!("datagouv_main::{version}::types::{name}");
-                    let implemented = PAGE_TYPES.iter().any(|t| t.replace(' ', "") == path);
-                    assert!(implemented, "{path} has no Page implementation");
+            let schemas = spec["components"]["schemas"].as_object().unwrap();
+            let is_page = |name: &str| {
+                let properties = &schemas[name]["properties"];
+                properties.get("data").is_some() && properties.get("next_page").is_some()
+            };
+            for name in schemas.keys().filter(|name| is_page(name)) {
+                assert!(
+                    page_types.contains(&name.as_str()),
+                    "{file}: {name} has no Page"
+                );
+            }
+            for (_, item) in spec["paths"].as_object().unwrap() {
+                let Some(get) = item.get("get") else { continue };
+                let answer = get
+                    .pointer("/responses/2XX/content/application~1json/schema/$ref")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|r| r.rsplit('/').next());
+                if answer.is_some_and(is_page) {
+                    let id = get["operationId"].as_str().unwrap();
+                    assert!(
+                        lists.contains(&id),
+                        "{file}: {id} answers a page but has no ListOperation"
+                    );
                 }
             }
         }

@@ -16,7 +16,8 @@ use std::{
 use tracing::Instrument;
 
 use crate::{
-    config::ApiKey,
+    api_key::ApiKey,
+    field_mask,
     rate_limit::RateLimit,
     retry::{Decision, RetryPolicy},
 };
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) key: Option<ApiKey>,
     /// `scheme://host:port` of the configured APIs: the only origins the key goes to.
     pub(crate) api_origins: Vec<String>,
+    /// The Main API v1 and v2 roots with a final `/`: where field masks apply.
+    pub(crate) main_roots: [String; 2],
     pub(crate) retry: RetryPolicy,
     pub(crate) rate_limit: Mutex<Option<RateLimit>>,
 }
@@ -88,9 +91,19 @@ impl DatagouvTransport {
         if let Some(key) = &self.shared.key {
             headers.insert(API_KEY_HEADER, key.header_value());
         }
-        if let Some(fields) = &self.fields {
-            headers.insert(FIELDS_HEADER, fields.clone());
-        }
+    }
+
+    /// The user's field mask for a Main API request, completed with the
+    /// fields its answer needs to decode.
+    fn field_mask(&self, request: &Request, operation: &str) -> Option<HeaderValue> {
+        let mask = self.fields.as_ref()?.to_str().ok()?;
+        let url = request.url().as_str();
+        let table = match &self.shared.main_roots {
+            [v1, _] if url.starts_with(v1.as_str()) => &datagouv_main::v1::FIELD_MASKS,
+            [_, v2] if url.starts_with(v2.as_str()) => &datagouv_main::v2::FIELD_MASKS,
+            _ => return None,
+        };
+        HeaderValue::from_str(&field_mask::complete(mask, operation, table)).ok()
     }
 
     /// Sends one request, following redirects by hand: the credentials are
@@ -227,6 +240,9 @@ impl datagouv_runtime::Transport for DatagouvTransport {
                 request.method(),
                 request.url().path(),
             ));
+        }
+        if let Some(mask) = self.field_mask(request, operation) {
+            request.headers_mut().insert(FIELDS_HEADER, mask);
         }
         Ok(())
     }
