@@ -19,16 +19,25 @@ fn udata_dataset() -> serde_json::Value {
         "archived": null,
         "deleted": null,
         "private": false,
-        "featured": null,
+        "featured": false,
+        "last_update": "2024-05-01T10:00:00+00:00",
+        "access_type": "open",
+        "access_audiences": [],
         "organization": null,
         "owner": null,
         "frequency": "every-blue-moon",
         "license": "lov2",
-        "tags": null,
+        "tags": [],
         "badges": [{"kind": "a-badge-kind-from-the-future"}],
         "resources": [{
             "id": "b8f1c5c2-1a3b-4d5e-8f90-123456789abc",
             "title": "sirene.csv",
+            "url": "https://files.example.org/sirene.csv",
+            "filetype": "file",
+            "latest": "https://www.data.gouv.fr/api/1/datasets/r/b8f1c5c2-1a3b-4d5e-8f90-123456789abc",
+            "created_at": "2024-05-01T10:00:00+00:00",
+            "last_modified": "2024-05-01T10:00:00+00:00",
+            "internal": {"created_at_internal": "2024-05-01T10:00:00+00:00", "last_modified_internal": "2024-05-01T10:00:00+00:00"},
             "type": "a-new-resource-type",
             "format": "csv",
             "filesize": null,
@@ -57,19 +66,13 @@ fn a_page_with_nulls_unknown_values_and_legacy_data_decodes() {
     }))
     .expect("udata-shaped page decodes");
     assert_eq!(page.next_page, None);
-    let dataset = &page.data.as_ref().unwrap()[0];
+    let dataset = &page.data[0];
     assert_eq!(dataset.archived, None);
     assert!(dataset.organization.is_none());
-    assert_eq!(dataset.frequency.as_deref(), Some("every-blue-moon"));
+    assert_eq!(dataset.frequency, "every-blue-moon");
     assert_eq!(dataset.acronym.as_ref().map(String::len), Some(200));
-    assert_eq!(
-        dataset.badges.as_ref().unwrap()[0].kind.as_deref(),
-        Some("a-badge-kind-from-the-future")
-    );
-    assert_eq!(
-        dataset.resources.as_ref().unwrap()[0].type_.as_deref(),
-        Some("a-new-resource-type")
-    );
+    assert_eq!(dataset.badges[0].kind, "a-badge-kind-from-the-future");
+    assert_eq!(dataset.resources[0].type_, "a-new-resource-type");
 
     let spatial = dataset.spatial.as_ref().unwrap();
     assert!(
@@ -99,23 +102,64 @@ fn full_object_spatial_coverage_decodes_too() {
         "geom": {"type": "MultiPolygon", "coordinates": [[[[2.25, 48.81], [2.42, 48.90], [2.25, 48.81]]]]}
     });
     let page: DatasetPage =
-        serde_json::from_value(json!({"data": [dataset]})).expect("full objects decode");
-    let spatial = page.data.as_ref().unwrap()[0].spatial.as_ref().unwrap();
+        serde_json::from_value(json!({"data": [dataset], "page": 1, "page_size": 20, "total": 1}))
+            .expect("full objects decode");
+    let spatial = page.data[0].spatial.as_ref().unwrap();
     assert!(
         matches!(&spatial.granularity, Some(SpatialCoverageReadGranularity::Object(map)) if map["name"] == "Commune")
     );
     assert!(spatial.geom.as_ref().unwrap().coordinates.is_some());
 }
 
+/// The fields `specs/overlay/main-v1.yaml` lists as guaranteed for `DatasetRead`.
+const GUARANTEED: [&str; 15] = [
+    "id",
+    "title",
+    "slug",
+    "description",
+    "last_update",
+    "featured",
+    "private",
+    "license",
+    "frequency",
+    "access_type",
+    "tags",
+    "badges",
+    "resources",
+    "contact_points",
+    "access_audiences",
+];
+
 #[test]
-fn every_field_of_a_dataset_may_be_null() {
+fn every_field_udata_does_not_guarantee_may_be_null() {
     let mut dataset = udata_dataset();
-    for value in dataset.as_object_mut().unwrap().values_mut() {
-        *value = serde_json::Value::Null;
+    for (name, value) in dataset.as_object_mut().unwrap() {
+        if !GUARANTEED.contains(&name.as_str()) {
+            *value = serde_json::Value::Null;
+        }
     }
-    let page: DatasetPage = serde_json::from_value(json!({"data": [dataset], "total": null}))
-        .expect("all-null decodes");
-    assert_eq!(page.data.unwrap()[0].title, None);
+    let page: DatasetPage = serde_json::from_value(json!({
+        "data": [dataset], "page": 1, "page_size": 20, "total": 1, "next_page": null
+    }))
+    .expect("nulls decode outside the guaranteed fields");
+    assert_eq!(page.data[0].title, "Base Sirene des entreprises");
+    assert!(page.data[0].organization.is_none());
+}
+
+#[test]
+fn a_guaranteed_field_that_is_missing_is_an_error_naming_it() {
+    for field in GUARANTEED {
+        let mut dataset = udata_dataset();
+        dataset.as_object_mut().unwrap().remove(field);
+        let error = serde_json::from_value::<DatasetPage>(json!({
+            "data": [dataset], "page": 1, "page_size": 20, "total": 1
+        }))
+        .expect_err(field);
+        assert!(
+            error.to_string().contains(&format!("`{field}`")),
+            "{field}: {error}"
+        );
+    }
 }
 
 #[test]

@@ -78,7 +78,7 @@ fn editing_one_upstream_field_shows_as_a_snapshot_diff_naming_it() {
         .collect();
     assert_eq!(
         lines,
-        ["-  title?: string|null", "+  title?: integer|null"],
+        ["-  title: string", "+  title: integer"],
         "diff: {lines:#?}"
     );
 }

@@ -50,7 +50,7 @@ macro_rules! walk {
         if let Some(max) = $max {
             paginator = paginator.max_items(max);
         }
-        let items = paginator.items().map_ok(|item| item.id.unwrap_or_default());
+        let items = paginator.items().map_ok(|item| item.id);
         let ids: Vec<String> = items.try_collect().await.unwrap();
         (ids, calls.load(Ordering::SeqCst))
     }};
@@ -61,7 +61,7 @@ macro_rules! walk {
 macro_rules! check_list {
     ($client:expr, $list:ident) => {{
         let first = $client.main().$list().page_size(1u64).send().value().await.unwrap();
-        let total = first.total.unwrap() as u64;
+        let total = first.total as u64;
         let name = stringify!($list);
         let (ids, calls) = walk!($client, $list, prefetch: 0, max: None::<usize>);
         assert_eq!(ids.len() as u64, total, "{name}: the items stream yields `total` items");

@@ -62,17 +62,14 @@ async fn a_dataset_from_draft_to_deletion_every_step_read_back() {
         frequency: Some("monthly".into()),
     };
     let created = client.create_draft_dataset(draft).await.unwrap();
-    let id = created.id.clone().unwrap();
+    let id = created.id.clone();
     let stored = read(id.clone()).await.unwrap();
-    assert_eq!(stored.private, Some(true));
-    assert_eq!(stored.title.as_deref(), Some("Jeu de test du SDK"));
-    assert_eq!(
-        stored.description.as_deref(),
-        Some("Créé par les tests de datagouv-rs.")
-    );
-    assert_eq!(stored.license.as_deref(), Some("lov2"));
-    assert_eq!(stored.frequency.as_deref(), Some("monthly"));
-    assert_eq!(stored.tags.clone().unwrap(), ["sdk-rust", "transport"]);
+    assert!(stored.private);
+    assert_eq!(stored.title, "Jeu de test du SDK");
+    assert_eq!(stored.description, "Créé par les tests de datagouv-rs.");
+    assert_eq!(stored.license, "lov2");
+    assert_eq!(stored.frequency, "monthly");
+    assert_eq!(stored.tags, ["sdk-rust", "transport"]);
     assert_eq!(
         stored
             .organization
@@ -129,12 +126,12 @@ async fn a_dataset_from_draft_to_deletion_every_step_read_back() {
         .unwrap();
 
     let stored = read(id.clone()).await.unwrap();
-    let resources = stored.resources.clone().unwrap();
-    let by_id = |rid: &Option<String>| resources.iter().find(|r| r.id == *rid).cloned().unwrap();
+    let resources = stored.resources.clone();
+    let by_id = |rid: &String| resources.iter().find(|r| r.id == *rid).cloned().unwrap();
     let first = by_id(&uploaded.id);
-    assert_eq!(first.title.as_deref(), Some("petit.csv"));
+    assert_eq!(first.title, "petit.csv");
     assert_eq!(first.filesize, Some(small.len() as i64));
-    assert_eq!(first.filetype.as_deref(), Some("file"));
+    assert_eq!(first.filetype, "file");
     let second = by_id(&chunked.id);
     assert_eq!(
         second.filesize,
@@ -148,8 +145,8 @@ async fn a_dataset_from_draft_to_deletion_every_step_read_back() {
     );
     let third = by_id(&remote.id);
     assert_eq!(
-        (third.url.as_deref(), third.format.as_deref()),
-        (Some("https://example.org/data.json"), Some("json"))
+        (third.url.as_str(), third.format.as_deref()),
+        ("https://example.org/data.json", Some("json"))
     );
 
     // 4. Metadata update.
@@ -161,29 +158,19 @@ async fn a_dataset_from_draft_to_deletion_every_step_read_back() {
         .await
         .unwrap();
     let stored = read(id.clone()).await.unwrap();
-    assert_eq!(stored.description.as_deref(), Some("Mise à jour."));
-    assert_eq!(stored.tags.clone().unwrap(), ["transport", "velo-libre"]);
+    assert_eq!(stored.description, "Mise à jour.");
+    assert_eq!(stored.tags, ["transport", "velo-libre"]);
     assert_eq!(
-        stored.title.as_deref(),
-        Some("Jeu de test du SDK"),
+        stored.title, "Jeu de test du SDK",
         "fields not named are kept"
     );
 
     // 5. Reorder: remote first, then the chunked file, then the small one.
-    let order = [
-        remote.id.clone().unwrap(),
-        chunked.id.clone().unwrap(),
-        uploaded.id.clone().unwrap(),
-    ];
+    let order = [remote.id.clone(), chunked.id.clone(), uploaded.id.clone()];
     let refs: Vec<&str> = order.iter().map(String::as_str).collect();
     client.reorder_resources(&id, &refs).await.unwrap();
     let stored = read(id.clone()).await.unwrap();
-    let ids: Vec<String> = stored
-        .resources
-        .unwrap()
-        .into_iter()
-        .filter_map(|r| r.id)
-        .collect();
+    let ids: Vec<String> = stored.resources.into_iter().map(|r| r.id).collect();
     assert_eq!(ids, order);
 
     // 6. Download the chunked file back, verified against the catalog's checksum.
@@ -229,7 +216,7 @@ async fn a_dataset_from_draft_to_deletion_every_step_read_back() {
 
     // 7. Publish, then read back.
     client.publish_dataset(&id).await.unwrap();
-    assert_eq!(read(id.clone()).await.unwrap().private, Some(false));
+    assert!(!read(id.clone()).await.unwrap().private);
 
     // 8. A discussion: start, comment, close.
     let body: datagouv::main_api::v1::types::DiscussionStart = serde_json::from_value(json!({"title": "Question", "comment": "Bonjour ?", "subject": {"class": "Dataset", "id": id}})).unwrap();
@@ -241,7 +228,7 @@ async fn a_dataset_from_draft_to_deletion_every_step_read_back() {
         .value()
         .await
         .unwrap();
-    let discussion_id = discussion.id.unwrap();
+    let discussion_id = discussion.id;
     let reply: datagouv::main_api::v1::types::DiscussionResponse =
         serde_json::from_value(json!({"comment": "Réponse.", "close": true})).unwrap();
     client
@@ -261,7 +248,7 @@ async fn a_dataset_from_draft_to_deletion_every_step_read_back() {
         .value()
         .await
         .unwrap();
-    assert!(closed.closed.is_some() && closed.discussion.unwrap().len() == 2);
+    assert!(closed.closed.is_some() && closed.discussion.len() == 2);
 
     // 9. Delete: the owner still sees it, marked deleted; anyone else gets 410.
     client.delete_dataset(&id).await.unwrap();
@@ -322,10 +309,7 @@ async fn a_post_whose_answer_is_lost_is_reported_and_not_duplicated() {
 
     let direct = user_client(&stack, stack.get("UDATA_BASE_URL"));
     let mine = direct.main().my_datasets().send().value().await.unwrap();
-    let copies = mine
-        .iter()
-        .filter(|d| d.title.as_deref() == Some(title.as_str()))
-        .count();
+    let copies = mine.iter().filter(|d| d.title == title).count();
     assert_eq!(
         copies, 1,
         "the server holds exactly one dataset: the write happened once"

@@ -67,7 +67,8 @@ pub fn normalize_with(upstream: &Value, overlays: &[Overlay]) -> Result<Value> {
     for overlay in overlays {
         overlay.apply(&mut doc)?;
     }
-    rules::apply_all(&mut doc)?;
+    let guaranteed: Vec<_> = overlays.iter().flat_map(|o| &o.guaranteed).collect();
+    rules::apply_all(&mut doc, &guaranteed)?;
     serde_json::from_value::<openapiv3::OpenAPI>(doc.clone())
         .context("the result is not a valid OpenAPI 3.0 document")?;
     Ok(doc)

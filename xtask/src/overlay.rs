@@ -23,6 +23,23 @@ pub struct Overlay {
     /// The corrections.
     #[serde(default)]
     pub corrections: Vec<Correction>,
+    /// Response fields the server guarantees: required and not nullable in
+    /// the read types, though every other response field is loosened.
+    #[serde(default)]
+    pub guaranteed: Vec<Guarantee>,
+}
+
+/// Fields of one response schema that the server always sends, non-null,
+/// and the evidence for it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guarantee {
+    /// The component schema, by its OpenAPI 3 name.
+    pub schema: String,
+    /// Its properties that every answer carries.
+    pub fields: Vec<String>,
+    /// Why: the server's model and serialisation that guarantee them.
+    pub evidence: String,
 }
 
 /// One correction: a target, an action and the reason for it.

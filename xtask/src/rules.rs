@@ -6,12 +6,12 @@
 //! operation with the same problem needs no new edit. Point corrections that
 //! no rule can infer live in the overlay instead.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use heck::{ToPascalCase, ToSnakeCase};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::convert::METHODS;
+use crate::{convert::METHODS, overlay::Guarantee};
 
 /// The extension listing the operations removed by [`exclude_multipart`].
 pub const EXCLUDED_EXTENSION: &str = "x-datagouv-excluded-operations";
@@ -35,7 +35,7 @@ const RESPONSE_CONSTRAINTS: &[&str] = &[
 ];
 
 /// Runs every rule in order.
-pub fn apply_all(doc: &mut Value) -> Result<()> {
+pub fn apply_all(doc: &mut Value, guaranteed: &[&Guarantee]) -> Result<()> {
     drop_field_mask_headers(doc);
     exclude_multipart(doc);
     drop_mistyped_defaults(doc);
@@ -44,6 +44,8 @@ pub fn apply_all(doc: &mut Value) -> Result<()> {
     any_success_status(doc);
     schema_for_bare_json(doc);
     loosen_response_schemas(doc);
+    split_written_guaranteed(doc, guaranteed)?;
+    require_guaranteed(doc, guaranteed)?;
     rename_colliding_components(doc);
     unique_parameter_names(doc);
     sort_string_enums(doc);
@@ -430,6 +432,123 @@ fn loosen(schema: &mut Value) {
             loosen(child);
         }
     }
+}
+
+/// Guaranteed fields hold in answers, not in what a client sends: a schema
+/// with guarantees that a request body also reaches (udata's `Dataset` is
+/// both what `create_dataset` takes and what `get_dataset` answers) gets a
+/// copy named `<Name>Write`, loosened as before, and every request body and
+/// request-side schema refers to the copy. Answers keep the original name.
+pub fn split_written_guaranteed(doc: &mut Value, guaranteed: &[&Guarantee]) -> Result<()> {
+    let mut pending = BTreeSet::new();
+    for item in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for method in METHODS {
+            if let Some(body) = item.get(*method).and_then(|op| op.get("requestBody")) {
+                collect_refs(body, &mut pending);
+            }
+        }
+    }
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(());
+    };
+    let mut reached = BTreeSet::new();
+    while let Some(name) = pending.pop_first() {
+        if reached.insert(name.clone())
+            && let Some(schema) = schemas.get(&name)
+        {
+            let mut found = BTreeSet::new();
+            collect_refs(schema, &mut found);
+            pending.extend(found.into_iter().filter(|n| !reached.contains(n)));
+        }
+    }
+    let split: BTreeMap<String, String> = guaranteed
+        .iter()
+        .filter(|g| reached.contains(&g.schema))
+        .map(|g| (g.schema.clone(), format!("{}Write", g.schema)))
+        .collect();
+    for (name, copy) in &split {
+        if schemas.contains_key(copy) {
+            bail!("cannot split `{name}` for requests: `{copy}` already exists");
+        }
+        let schema = schemas[name].clone();
+        schemas.insert(copy.clone(), schema);
+    }
+    for name in &reached {
+        let target = split.get(name).unwrap_or(name);
+        if let Some(schema) = schemas.get_mut(target) {
+            rename_refs(schema, &split);
+        }
+    }
+    for (_, _, op) in operations_mut(doc) {
+        if let Some(body) = op.get_mut("requestBody") {
+            rename_refs(body, &split);
+        }
+    }
+    Ok(())
+}
+
+/// Makes the fields the server guarantees required and not nullable again,
+/// after [`loosen_response_schemas`]: the overlay's `guaranteed` entries,
+/// each with its evidence. A named schema or field that no longer exists is
+/// an error (the upstream document changed: review the entry). Response
+/// types then hold these fields plainly, and the facade's field masks always
+/// ask for them.
+pub fn require_guaranteed(doc: &mut Value, guaranteed: &[&Guarantee]) -> Result<()> {
+    for guarantee in guaranteed {
+        let schema = doc
+            .pointer_mut(&format!("/components/schemas/{}", guarantee.schema))
+            .and_then(Value::as_object_mut)
+            .with_context(|| format!("guaranteed fields: no schema `{}`", guarantee.schema))?;
+        for field in &guarantee.fields {
+            // The property sits in the schema itself or, for a schema
+            // composed with `allOf`, in one of its inline parts.
+            let part = if has_property(schema, field) {
+                Some(&mut *schema)
+            } else {
+                schema
+                    .get_mut("allOf")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object_mut)
+                    .find(|part| has_property(part, field))
+            };
+            let part = part.with_context(|| {
+                format!("guaranteed fields: `{}` has no `{field}`", guarantee.schema)
+            })?;
+            if let Some(property) = part
+                .get_mut("properties")
+                .and_then(|p| p.get_mut(field))
+                .and_then(Value::as_object_mut)
+            {
+                property.shift_remove("nullable");
+            }
+            let required = part
+                .entry("required")
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .context("`required` is not a list")?;
+            if !required.iter().any(|r| r == field) {
+                required.push(json!(field));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn has_property(schema: &Map<String, Value>, field: &str) -> bool {
+    schema
+        .get("properties")
+        .and_then(|p| p.get(field))
+        .is_some()
 }
 
 /// Whether typify gives this inline schema a type of its own, named after

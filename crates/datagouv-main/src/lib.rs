@@ -22,9 +22,16 @@
 //!   the default sends them as reqwest does.
 //! - Writes need the `X-API-KEY` header: set it as a default header of your
 //!   `reqwest::Client` (mark it sensitive).
-//! - Response types accept nulls and missing fields everywhere (the server
-//!   sends both), so their fields are `Option`s; enum-like fields are
-//!   strings whose known values are listed in their docs.
+//! - Response types hold plainly the fields udata guarantees in every answer
+//!   (ids, titles, slugs, URIs, creation dates, page counts: the
+//!   `guaranteed:` entries of `specs/overlay/`, each with its evidence) and
+//!   accept nulls and missing fields everywhere else (`Option`s); a schema
+//!   that requests also use has a loosened `…Write` twin for them. Enum-like
+//!   fields are strings whose known values are listed in their docs.
+//! - Every list builder implements [`datagouv_runtime::ListOperation`]
+//!   (listed in [`v1::LIST_OPERATIONS`]); the facade streams them with
+//!   `.items()`/`.pages()`. [`v1::FIELD_MASKS`] says what an `X-Fields`
+//!   mask must keep for an answer to decode.
 //! - Error statuses arrive as [`progenitor_client::Error::UnexpectedResponse`]
 //!   with status, headers and body intact.
 //! - The multipart upload operations cannot be generated; they are listed in
@@ -34,8 +41,8 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = datagouv_main::v1::Client::new("https://www.data.gouv.fr/api/1", Default::default());
 //! let page = client.list_datasets().page_size(5).send().await?;
-//! for dataset in page.data.iter().flatten() {
-//!     println!("{}", dataset.title.as_deref().unwrap_or("(untitled)"));
+//! for dataset in page.data.iter() {
+//!     println!("{} {}", dataset.id, dataset.title);
 //! }
 //! # Ok(())
 //! # }

@@ -173,7 +173,7 @@ impl Client {
             .send()
             .value()
             .await?;
-        let checksum = found.resource.and_then(|r| r.checksum);
+        let checksum = found.resource.checksum;
         Ok(checksum.and_then(|c| {
             let kind = ChecksumKind::parse(c.type_.as_deref()?)?;
             Some(Checksum {

@@ -9,6 +9,7 @@
 //! the generated builders with `.send().value()`, with the same key
 //! handling and errors.
 
+use datagouv_main::v1::types::{DatasetWrite, ResourceWrite};
 use serde_json::{Value, json};
 
 use crate::{Client, Error, SendExt};
@@ -70,7 +71,7 @@ impl Client {
         }
         self.main()
             .create_dataset()
-            .body(body::<Dataset>(value, "the draft")?)
+            .body(body::<DatasetWrite>(value, "the draft")?)
             .send()
             .value()
             .await
@@ -87,7 +88,7 @@ impl Client {
         self.main()
             .update_dataset()
             .dataset(dataset)
-            .body(body::<Dataset>(changes, "the changes")?)
+            .body(body::<DatasetWrite>(changes, "the changes")?)
             .send()
             .value()
             .await
@@ -130,7 +131,7 @@ impl Client {
         self.main()
             .create_resource()
             .dataset(dataset)
-            .body(body::<Resource>(value, "the resource")?)
+            .body(body::<ResourceWrite>(value, "the resource")?)
             .send()
             .value()
             .await
@@ -142,9 +143,9 @@ impl Client {
         dataset: &str,
         resource_ids: &[&str],
     ) -> Result<Vec<Resource>, Error> {
-        let list: Vec<Resource> = resource_ids
+        let list: Vec<ResourceWrite> = resource_ids
             .iter()
-            .map(|id| body::<Resource>(json!({ "id": id }), "a resource id"))
+            .map(|id| body::<ResourceWrite>(json!({ "id": id }), "a resource id"))
             .collect::<Result<_, _>>()?;
         self.main()
             .update_resources()

@@ -2,7 +2,7 @@
 //! `seconds=… peak_rss_mb=…` and what was moved.
 //!
 //! ```text
-//! bench-sdk list        --url URL [--prefetch 16] [--spawn-pages]
+//! bench-sdk list        --url URL [--prefetch 16]
 //! bench-sdk export      --url URL --out FILE [--parallel N] [--format csv|json|parquet]
 //!                       [--sort COL[:desc]] [--rid RID]
 //! bench-sdk export-plan --url URL [--format csv|json|parquet] [--sort COL[:desc]] [--rid RID]
@@ -16,7 +16,7 @@
 
 use clap::{Parser, ValueEnum};
 use datagouv::{
-    Client, DownloadOptions, DownloadSource, ExportFormat, ExportOptions, Order, Paginator, Query,
+    Client, DownloadOptions, DownloadSource, ExportFormat, ExportOptions, ListExt, Order, Query,
     ResourceUpload, UploadOptions, UploadSource,
 };
 use datagouv_bench::{BENCH_DATASET_ID, BENCH_RESOURCE_ID, peak_rss_mb};
@@ -47,10 +47,6 @@ struct Args {
     /// list: pages in flight ahead of the consumer.
     #[arg(long, default_value_t = 16)]
     prefetch: usize,
-    /// list: run each page's request (and its decoding) as its own tokio
-    /// task, so pages decode on every worker thread, not only the consumer's.
-    #[arg(long)]
-    spawn_pages: bool,
     /// export: window requests in flight (1 to 4; default: the SDK's, 2).
     #[arg(long)]
     parallel: Option<usize>,
@@ -117,28 +113,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let what = match args.scenario {
         Scenario::List => {
-            let main = client.main().clone();
-            let spawn = args.spawn_pages;
-            let mut items = Paginator::new(move |page| {
-                let main = main.clone();
-                let request =
-                    async move { main.list_datasets().page(page).page_size(100).send().await };
-                async move {
-                    if spawn {
-                        tokio::spawn(request)
-                            .await
-                            .expect("a page task never panics")
-                    } else {
-                        request.await
-                    }
-                }
-            })
-            .prefetch(args.prefetch)
-            .items();
+            let mut items = client
+                .main()
+                .list_datasets()
+                .page_size(100)
+                .items()
+                .prefetch(args.prefetch);
             let (mut count, mut resources) = (0u64, 0u64);
             while let Some(dataset) = items.try_next().await? {
                 count += 1;
-                resources += dataset.resources.map_or(0, |r| r.len() as u64);
+                resources += dataset.resources.len() as u64;
             }
             format!("items={count} resources={resources}")
         }
