@@ -259,7 +259,6 @@ for rep in $(seq "$reps"); do
   if wants list; then
     measure list sdk "$rep" "" "$bin/bench-sdk" list --url "$url20" --prefetch "$prefetch"
     # For information: each page's request and decoding as its own tokio task.
-    measure list sdk-spawn "$rep" "" "$bin/bench-sdk" list --url "$url20" --prefetch "$prefetch" --spawn-pages
     measure list client "$rep" "" "$py" "$peers" client list "$url20"
     measure list requests "$rep" "" "$py" "$peers" requests list "$url20"
     MOVED=pages=200 measure list curl "$rep" "" curl -sSf --parallel --parallel-max 16 -K "$work/list.curl"

@@ -4,6 +4,7 @@
 #
 #   stack.sh install                  idempotent install of every pinned server into $STACK_HOME
 #   stack.sh start  STATE_DIR         start everything on free 127.0.0.1 ports, write STATE_DIR/stack.env
+#                                     (tests) and STATE_DIR/cli.env (DATAGOUV_MAIN_URL … for the SDK and CLI)
 #   stack.sh stop   STATE_DIR         stop every process listed in STATE_DIR/pids/ (and their children)
 #   stack.sh run    STATE_DIR -- CMD  start, run CMD with stack.env exported, always stop; CMD's status
 #   stack.sh status STATE_DIR         which services are up
@@ -387,7 +388,7 @@ preflight() {
 
 do_start() {
     set +m  # no job control: `launch` relies on it
-    rm -f "$STATE/stack.env" "$STATE/tabular.env"
+    rm -f "$STATE/stack.env" "$STATE/cli.env" "$STATE/tabular.env"
 
     local t0=$SECONDS ports
     # The tabular part runs alongside. Its start.sh refuses a STATE_DIR where a listed pid is
@@ -446,8 +447,16 @@ do_start() {
         fi
     } >"$tmp"
     mv "$tmp" "$STATE/stack.env"
+    # The same servers under the variables the SDK and the CLI read, with the
+    # seeded user's key: `set -a; . STATE/cli.env; set +a` points them here.
+    {
+        echo "DATAGOUV_MAIN_URL=$base"
+        sed -n -e 's/^DATAGOUV_TEST_TABULAR_URL=/DATAGOUV_TABULAR_URL=/p' \
+            -e 's/^DATAGOUV_TEST_METRICS_URL=/DATAGOUV_METRICS_URL=/p' \
+            -e 's/^DATAGOUV_TEST_USER_KEY=/DATAGOUV_API_KEY=/p' "$STATE/stack.env"
+    } >"$STATE/cli.env"
 
-    log "stack up in $((SECONDS - t0))s; env file: $STATE/stack.env"
+    log "stack up in $((SECONDS - t0))s; env files: $STATE/stack.env (tests), $STATE/cli.env (SDK and CLI)"
     grep -E '^DATAGOUV_TEST_[A-Z0-9_]*URL=' "$STATE/stack.env"
 }
 

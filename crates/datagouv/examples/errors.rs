@@ -2,30 +2,23 @@
 //!
 //! `cargo run -p datagouv --example errors`
 
-use datagouv::{Client, SendExt};
+use datagouv::prelude::*;
 
 #[tokio::main]
-async fn main() -> Result<(), datagouv::Error> {
+async fn main() -> Result<(), Error> {
     let client = Client::from_env()?;
-    match client
+    let missing = client
         .main()
         .get_dataset()
-        .dataset("this-dataset-does-not-exist")
-        .send()
-        .value()
-        .await
-    {
-        Ok(dataset) => println!("found {:?}", dataset.title),
-        Err(error) => {
-            eprintln!("status: {:?}", error.status());
-            eprintln!("message: {error}");
-        }
+        .dataset("this-dataset-does-not-exist");
+    match missing.send().value().await {
+        Ok(dataset) => println!("found {}", dataset.title),
+        Err(error) => eprintln!("status: {:?}\nmessage: {error}", error.status()),
     }
     if let Some(limit) = client.rate_limit() {
         eprintln!(
-            "rate limit: {} of {:?} left",
-            limit.remaining.unwrap_or_default(),
-            limit.limit
+            "rate limit: {:?} of {:?} left",
+            limit.remaining, limit.limit
         );
     }
     Ok(())

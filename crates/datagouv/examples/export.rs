@@ -7,7 +7,7 @@
 //! resource: the figures of BENCHMARKS.md come from there.
 
 use datagouv::{Client, ExportFormat, ExportOptions, Op, Order};
-use std::{path::PathBuf, time::Instant};
+use std::time::Instant;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,25 +29,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (key, value) = filter
             .split_once('=')
             .ok_or("filters are column__op=value")?;
-        if key == "sort" {
-            let (column, order) = value.rsplit_once(':').unwrap_or((value, "asc"));
-            let order = if order == "desc" {
-                Order::Desc
-            } else {
-                Order::Asc
-            };
-            query = query.sort(column, order);
-            continue;
-        }
-        let (column, op) = key
-            .rsplit_once("__")
-            .ok_or("filters are column__op=value")?;
-        query = query.filter(column, Op::parse(op)?, value);
+        query = match (key, value.rsplit_once(':')) {
+            ("sort", Some((column, "desc"))) => query.sort(column, Order::Desc),
+            ("sort", _) => query.sort(value.trim_end_matches(":asc"), Order::Asc),
+            _ => match key.rsplit_once("__") {
+                Some((column, op)) => query.filter(column, Op::parse(op)?, value),
+                None => return Err("filters are column__op=value".into()),
+            },
+        };
     }
     let started = Instant::now();
-    let summary = query
-        .export_to_file(format, &PathBuf::from(&path), ExportOptions::default())
-        .await?;
+    let options = ExportOptions::default();
+    let summary = query.export_to_file(format, path.as_ref(), options).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "rows={} bytes={} windows={} seconds={seconds:.2} MB/s={:.1} peak_rss_mb={:.1}",
@@ -62,11 +55,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The process's peak resident memory (`VmHWM`), in KiB; 0 where unknown.
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or_default();
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
         .unwrap_or(0)
 }

@@ -2,36 +2,20 @@
 //!
 //! `cargo run -p datagouv --example list_datasets -- <organization id or slug>`
 
-use datagouv::{Client, Paginator};
-use futures::TryStreamExt;
+use datagouv::prelude::*;
 
 #[tokio::main]
-async fn main() -> Result<(), datagouv::Error> {
-    let organization = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "premier-ministre".to_owned());
+async fn main() -> Result<(), Error> {
+    let organization = std::env::args().nth(1).unwrap_or("premier-ministre".into());
     let client = Client::from_env()?;
-    let main = client.main().clone();
-    let mut datasets = Paginator::new(move |page| {
-        let (main, organization) = (main.clone(), organization.clone());
-        async move {
-            main.list_datasets()
-                .organization(organization)
-                .page(page)
-                .page_size(100)
-                .send()
-                .await
-        }
-    })
-    .prefetch(2)
-    .max_items(250)
-    .items();
+    let list = client
+        .main()
+        .list_datasets()
+        .organization(organization)
+        .page_size(100);
+    let mut datasets = list.items().prefetch(2).max_items(250);
     while let Some(dataset) = datasets.try_next().await? {
-        println!(
-            "{}\t{}",
-            dataset.id.unwrap_or_default(),
-            dataset.title.unwrap_or_default()
-        );
+        println!("{}\t{}", dataset.id, dataset.title);
     }
     Ok(())
 }

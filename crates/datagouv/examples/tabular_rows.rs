@@ -2,23 +2,21 @@
 //!
 //! `cargo run -p datagouv --example tabular_rows -- <resource id>`
 
-use datagouv::{Client, SendExt};
+use datagouv::prelude::*;
+use serde_json::{Map, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Some(rid) = std::env::args().nth(1) else {
-        return Err("give a resource id (a UUID)".into());
-    };
+    let rid = std::env::args()
+        .nth(1)
+        .ok_or("give a resource id (a UUID)")?;
     let client = Client::from_env()?;
-    let page = client
-        .tabular()
-        .get_resource_data()
-        .rid(rid.as_str())
-        .send()
-        .value()
-        .await?;
-    for row in page.data.unwrap_or_default() {
-        println!("{}", serde_json::Value::Object(row));
+    let mut rows = client
+        .tabular_resource(&rid)?
+        .rows::<Map<String, Value>>()
+        .take(20);
+    while let Some(row) = rows.try_next().await? {
+        println!("{}", Value::Object(row));
     }
     Ok(())
 }

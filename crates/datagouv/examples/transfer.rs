@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     let upload_seconds = started.elapsed().as_secs_f64();
-    let resource = uploaded.id.ok_or("the server returned no resource id")?;
+    let resource = uploaded.id;
 
     let target = dir.join("downloaded.csv");
     let started = Instant::now();
@@ -77,16 +77,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The process's peak resident memory (`VmHWM`), in KiB; 0 where unknown.
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or_default();
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
         .unwrap_or(0)
 }
