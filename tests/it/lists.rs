@@ -149,3 +149,75 @@ async fn every_generated_list_streams_completely_against_udata() {
     );
     assert!(items > 100, "the fixtures hold real lists");
 }
+
+#[tokio::test]
+async fn masked_answers_still_decode_because_the_mask_keeps_the_required_fields() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = Client::builder()
+        .main_url(stack.get("UDATA_BASE_URL"))
+        .build()
+        .unwrap();
+    let plain: Vec<_> = client
+        .main()
+        .list_datasets()
+        .page_size(5u64)
+        .items()
+        .max_items(5)
+        .try_collect()
+        .await
+        .unwrap();
+
+    // A mask naming one field of the items only: the page's own required
+    // fields and the items' are added, so the answer decodes.
+    let masked = client.with_fields("data{slug,resources{format}}").unwrap();
+    let datasets: Vec<_> = masked
+        .main()
+        .list_datasets()
+        .page_size(5u64)
+        .items()
+        .max_items(5)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(datasets.len(), plain.len());
+    for (masked, plain) in datasets.iter().zip(&plain) {
+        assert_eq!(
+            (&masked.id, &masked.title, &masked.slug),
+            (&plain.id, &plain.title, &plain.slug)
+        );
+        assert!(
+            masked.organization.is_none() && masked.acronym.is_none(),
+            "fields not asked for stay out"
+        );
+    }
+
+    // One object, with a nested mask narrowing the resources.
+    let id = plain[0].id.as_str();
+    let dataset = masked_get(
+        &client.with_fields("description,resources{format}").unwrap(),
+        id,
+    )
+    .await;
+    assert_eq!(dataset.title, plain[0].title);
+    assert!(dataset.tags.is_empty() || !plain[0].tags.is_empty());
+    for resource in &dataset.resources {
+        assert!(
+            !resource.id.is_empty() && !resource.url.is_empty(),
+            "required resource fields kept"
+        );
+    }
+}
+
+async fn masked_get(client: &Client, id: &str) -> datagouv::Dataset {
+    use datagouv::SendExt;
+    client
+        .main()
+        .get_dataset()
+        .dataset(id)
+        .send()
+        .value()
+        .await
+        .unwrap()
+}

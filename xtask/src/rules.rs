@@ -292,9 +292,10 @@ fn collect_refs(value: &Value, found: &mut BTreeSet<String>) {
     }
 }
 
-/// The component schemas reachable from any response body.
-pub fn response_schemas(doc: &Value) -> BTreeSet<String> {
-    let mut pending = BTreeSet::new();
+/// The names referenced by one part (`responses`, `requestBody`) of every
+/// operation.
+fn operation_refs(doc: &Value, part: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
     for item in doc
         .get("paths")
         .and_then(Value::as_object)
@@ -302,17 +303,16 @@ pub fn response_schemas(doc: &Value) -> BTreeSet<String> {
         .flat_map(|p| p.values())
     {
         for method in METHODS {
-            if let Some(responses) = item.get(*method).and_then(|op| op.get("responses")) {
-                collect_refs(responses, &mut pending);
+            if let Some(value) = item.get(*method).and_then(|op| op.get(part)) {
+                collect_refs(value, &mut found);
             }
         }
     }
-    if let Some(responses) = doc.pointer("/components/responses") {
-        collect_refs(responses, &mut pending);
-    }
-    if let Some(excluded) = doc.get(EXCLUDED_EXTENSION) {
-        collect_refs(excluded, &mut pending);
-    }
+    found
+}
+
+/// Every component schema reachable from these names, the names included.
+fn reachable(doc: &Value, mut pending: BTreeSet<String>) -> BTreeSet<String> {
     let schemas = doc
         .pointer("/components/schemas")
         .and_then(Value::as_object);
@@ -327,6 +327,18 @@ pub fn response_schemas(doc: &Value) -> BTreeSet<String> {
         }
     }
     reached
+}
+
+/// The component schemas reachable from any response body.
+pub fn response_schemas(doc: &Value) -> BTreeSet<String> {
+    let mut pending = operation_refs(doc, "responses");
+    if let Some(responses) = doc.pointer("/components/responses") {
+        collect_refs(responses, &mut pending);
+    }
+    if let Some(excluded) = doc.get(EXCLUDED_EXTENSION) {
+        collect_refs(excluded, &mut pending);
+    }
+    reachable(doc, pending)
 }
 
 /// Makes every schema that describes a response accept what the servers
@@ -440,35 +452,13 @@ fn loosen(schema: &mut Value) {
 /// copy named `<Name>Write`, loosened as before, and every request body and
 /// request-side schema refers to the copy. Answers keep the original name.
 pub fn split_written_guaranteed(doc: &mut Value, guaranteed: &[&Guarantee]) -> Result<()> {
-    let mut pending = BTreeSet::new();
-    for item in doc
-        .get("paths")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|p| p.values())
-    {
-        for method in METHODS {
-            if let Some(body) = item.get(*method).and_then(|op| op.get("requestBody")) {
-                collect_refs(body, &mut pending);
-            }
-        }
-    }
+    let reached = reachable(doc, operation_refs(doc, "requestBody"));
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
     else {
         return Ok(());
     };
-    let mut reached = BTreeSet::new();
-    while let Some(name) = pending.pop_first() {
-        if reached.insert(name.clone())
-            && let Some(schema) = schemas.get(&name)
-        {
-            let mut found = BTreeSet::new();
-            collect_refs(schema, &mut found);
-            pending.extend(found.into_iter().filter(|n| !reached.contains(n)));
-        }
-    }
     let split: BTreeMap<String, String> = guaranteed
         .iter()
         .filter(|g| reached.contains(&g.schema))
