@@ -258,6 +258,7 @@ fi
 for rep in $(seq "$reps"); do
   if wants list; then
     measure list sdk "$rep" "" "$bin/bench-sdk" list --url "$url20" --prefetch "$prefetch"
+    measure list sdk-mimalloc "$rep" "" "$bin/bench-sdk-mimalloc" list --url "$url20" --prefetch "$prefetch"
     # For information: each page's request and decoding as its own tokio task.
     measure list client "$rep" "" "$py" "$peers" client list "$url20"
     measure list requests "$rep" "" "$py" "$peers" requests list "$url20"

@@ -100,8 +100,10 @@ fn export_query(client: &Client, args: &Args) -> Result<Query, Box<dyn std::erro
     })
 }
 
+/// Runs the scenario the command line names (also the entry point of
+/// `bench-sdk-mimalloc`).
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let url = args.url.trim_end_matches('/').to_owned();
     let client = Client::builder()
