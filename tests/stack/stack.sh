@@ -201,11 +201,27 @@ install_prism() {
     [ "$(prism_installed_version)" = "$PRISM_VERSION" ] || die "prism check failed after install"
 }
 
+# The MCP client that drives `datagouv mcp` in the tests: the official Python SDK.
+MCP_CLIENT_VERSION=1.30.0
+MCP_VENV=$STACK_HOME/venv-mcp
+
+install_mcp_client() {
+    if [ "$("$MCP_VENV/bin/python" -c 'from importlib.metadata import version; print(version("mcp"))' 2>/dev/null)" = "$MCP_CLIENT_VERSION" ]; then
+        log "mcp $MCP_CLIENT_VERSION (Python client) already installed in $MCP_VENV"
+        return
+    fi
+    log "installing the MCP Python SDK mcp==$MCP_CLIENT_VERSION into $MCP_VENV"
+    rm -rf "$MCP_VENV"
+    "${STACK_PYTHON:-python3}" -m venv "$MCP_VENV"
+    "$MCP_VENV/bin/pip" install -q --disable-pip-version-check "mcp==$MCP_CLIENT_VERSION"
+}
+
 cmd_install() {
     mkdir -p "$STACK_HOME"
     command -v curl >/dev/null || die "curl is required"
     install_udata
     install_prism
+    install_mcp_client
     if [ -f "$HERE/tabular/install.sh" ]; then
         log "running tabular/install.sh"
         bash "$HERE/tabular/install.sh"
@@ -433,6 +449,7 @@ do_start() {
         echo "DATAGOUV_TEST_UDATA_BASE_URL=$base"
         echo "DATAGOUV_TEST_UDATA_URL=$base/api/1"
         echo "DATAGOUV_TEST_UDATA_V2_URL=$base/api/2"
+        echo "DATAGOUV_TEST_MCP_PYTHON=$MCP_VENV/bin/python"
         cat "$STATE/udata.env"
         echo "DATAGOUV_TEST_PRISM_V1_URL=http://127.0.0.1:${PORT[prism-v1]}"
         echo "DATAGOUV_TEST_PRISM_V2_URL=http://127.0.0.1:${PORT[prism-v2]}"

@@ -372,7 +372,8 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
         | Command::Metrics(_)
         | Command::Api(_)
         | Command::Auth(_)
-        | Command::Config(_) => unreachable!("dispatched in main"),
+        | Command::Config(_)
+        | Command::Mcp(_) => unreachable!("dispatched in main"),
     }
 }
 

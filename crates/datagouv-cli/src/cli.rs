@@ -142,6 +142,30 @@ pub enum Command {
     /// The config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Serve the SDK to AI assistants as a Model Context Protocol server
+    /// (stdio by default): the official data.gouv.fr MCP tools and more.
+    Mcp(McpArgs),
+}
+
+/// `mcp …`
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Serve streamable HTTP at http://ADDR/mcp instead of stdio, e.g.
+    /// `127.0.0.1:8000` (port 0 picks a free one; the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// Accept an --http address other than this machine's. No
+    /// authentication is added: anyone who reaches the port can use the tools.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Let the tools read and write files below this directory
+    /// (`export_resource_data`, `upload_resource`).
+    #[arg(long, value_name = "DIR")]
+    pub allow_files: Option<std::path::PathBuf>,
+    /// Offer the write tools (`create_dataset`, `update_dataset`,
+    /// `upload_resource`); they also need an API key.
+    #[arg(long)]
+    pub allow_writes: bool,
 }
 
 /// The search text of every `list`.

@@ -14,6 +14,7 @@
 mod catalog;
 mod cli;
 mod error;
+mod mcp;
 mod output;
 mod query;
 mod raw;
@@ -67,6 +68,7 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
                 Command::Api(api) => raw::run(&client, api, &output).await,
                 Command::Tabular(tabular) => query::tabular(&client, tabular, &output).await,
                 Command::Metrics(metrics) => query::metrics(&client, metrics, &output).await,
+                Command::Mcp(args) => mcp::run(client, args).await,
                 other => catalog::run(&client, other, &output).await,
             }
         }

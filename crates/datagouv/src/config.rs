@@ -421,12 +421,28 @@ impl Client {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<reqwest::Response, Error> {
-        let url = Url::parse(&format!(
-            "{}/{}",
-            self.urls.main_v1,
-            path.trim_start_matches('/')
-        ))
-        .map_err(|e| Error::InvalidInput(format!("`{path}` does not make a URL: {e}")))?;
+        self.raw_at(&self.urls.main_v1, method, path, body).await
+    }
+
+    /// [`Client::raw`] below the Main API v2 root (`/api/2`).
+    pub async fn raw_v2(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<reqwest::Response, Error> {
+        self.raw_at(&self.urls.main_v2, method, path, body).await
+    }
+
+    async fn raw_at(
+        &self,
+        root: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<reqwest::Response, Error> {
+        let url = Url::parse(&format!("{root}/{}", path.trim_start_matches('/')))
+            .map_err(|e| Error::InvalidInput(format!("`{path}` does not make a URL: {e}")))?;
         let mut request = reqwest::Request::new(method, url);
         if let Some(body) = body {
             request.headers_mut().insert(

@@ -1,0 +1,126 @@
+//! Compact text for a model's context: cut long texts with a visible marker
+//! that says how to get the rest, row pages as small tables, sizes readable,
+//! and a line that says how to get the next page.
+
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+
+/// Longest cell of a row table before it is cut.
+pub const MAX_CELL: usize = 80;
+
+/// `text` whole when it holds at most `max` characters; else its first
+/// `max` characters and a marker naming how many were left out and how to
+/// read them (`rest`).
+pub fn cut(text: &str, max: usize, rest: &str) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!("{kept}… [cut: {} more characters; {rest}]", count - max)
+}
+
+/// A size in bytes, 1024-based, one decimal (`1.5 MB`).
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The line that ends every page: how to get the next one, or that there is none.
+pub fn next_page(tool: &str, page: u64, more: bool) -> String {
+    if more {
+        format!("More results: call {tool} with page={}.", page + 1)
+    } else {
+        "Last page: no more results.".to_owned()
+    }
+}
+
+/// A JSON value as one short cell (strings unquoted, nulls empty).
+pub fn cell(value: &Value) -> String {
+    let text = match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let flat = text.replace(['\n', '\r', '|'], " ");
+    if flat.chars().count() > MAX_CELL {
+        let kept: String = flat.chars().take(MAX_CELL).collect();
+        format!("{kept}…")
+    } else {
+        flat
+    }
+}
+
+/// Rows as a Markdown table with the columns of the first row (then any
+/// other column met), cells cut at [`MAX_CELL`] characters.
+pub fn table(rows: &[Map<String, Value>]) -> String {
+    let mut columns: Vec<&str> = Vec::new();
+    for row in rows {
+        for key in row.keys() {
+            if !columns.contains(&key.as_str()) {
+                columns.push(key);
+            }
+        }
+    }
+    if columns.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("| {} |\n|", columns.join(" | "));
+    out.push_str(&" --- |".repeat(columns.len()));
+    out.push('\n');
+    for row in rows {
+        out.push('|');
+        for column in &columns {
+            let value = row.get(*column).unwrap_or(&Value::Null);
+            write!(out, " {} |", cell(value)).expect("writing to a String cannot fail");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A string field of a JSON object, when present and not empty.
+pub fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_are_cut_with_a_marker_saying_how_to_read_the_rest() {
+        assert_eq!(cut("abcdef", 6, "x"), "abcdef");
+        assert_eq!(
+            cut("abcdéfgh", 4, "ask again"),
+            "abcd… [cut: 4 more characters; ask again]"
+        );
+    }
+
+    #[test]
+    fn sizes_and_tables_read_compactly() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1536), "1.5 KB");
+        assert_eq!(size(5 * 1024 * 1024), "5.0 MB");
+        let rows: Vec<Map<String, Value>> = vec![
+            serde_json::from_str(r#"{"a": 1, "b": "x|y"}"#).unwrap(),
+            serde_json::from_str(r#"{"a": null, "c": true}"#).unwrap(),
+        ];
+        assert_eq!(
+            table(&rows),
+            "| a | b | c |\n| --- | --- | --- |\n| 1 | x y |  |\n|  |  | true |\n"
+        );
+    }
+}

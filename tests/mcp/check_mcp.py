@@ -1,0 +1,1011 @@
+#!/usr/bin/env python3
+"""End-to-end checks of `datagouv mcp` against the local real-server stack.
+
+Run with the stack's variables exported (`set -a; . STATE/stack.env; set +a`):
+
+    "$DATAGOUV_TEST_MCP_PYTHON" tests/mcp/check_mcp.py \
+        --binary target/debug/datagouv --transport stdio|http
+
+Every answer of the server is compared with what udata, api-tabular and the
+Metrics API hold, read independently here with urllib, or with rows computed
+from the formulas of the fixtures (tests/stack/tabular/sql/*.sql). Prints one
+`ok: …` / `FAIL: …` line per check, `figure: …` lines, and `N passed, M failed`
+last; exits 0 only when every check passed.
+
+Only the official MCP Python SDK and the standard library are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamablehttp_client
+from mcp.shared.exceptions import McpError
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+CALL_TIMEOUT = timedelta(seconds=180)
+
+# ---------------------------------------------------------------------------
+# reporting
+
+
+class Report:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name: str, cond: bool, detail: object = "") -> bool:
+        if cond:
+            print(f"ok: {name}", flush=True)
+            self.passed += 1
+        else:
+            text = str(detail)
+            if len(text) > 600:
+                text = text[:600] + "…"
+            print(f"FAIL: {name}" + (f" — {text}" if text else ""), flush=True)
+            self.failed += 1
+        return bool(cond)
+
+    def figure(self, text: str) -> None:
+        print(f"figure: {text}", flush=True)
+
+    async def group(self, name: str, fn, *args):
+        """Runs a group of checks; an exception is one failed check."""
+        try:
+            return await fn(*args)
+        except Exception as exc:  # noqa: BLE001 - any crash is a failure
+            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self.check(f"{name} (raised)", False, tb)
+            return None
+
+
+R = Report()
+
+# ---------------------------------------------------------------------------
+# independent HTTP (urllib, no proxies)
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 60):
+    """(status, headers, body bytes); HTTP errors are answers too."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers or {}), err.read()
+
+
+def get_json(url: str, headers: dict | None = None):
+    status, _, body = http("GET", url, headers=headers)
+    if status != 200:
+        raise RuntimeError(f"GET {url} -> {status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+def qs(**params) -> str:
+    return urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+
+
+# ---------------------------------------------------------------------------
+# fixtures, computed from the SQL formulas (tests/stack/tabular/sql)
+
+CATS = ["alpha", "bêta", "gamma", "delta", "epsilon"]
+REGIONS = ["Île-de-France", "Bretagne", "Occitanie"]
+NAMES = ["Élodie Dupré", "François Lefèvre", "Zoë 🚀 Moreau", "李小龙", "Ørjan Æsir",
+         "Ana-María O'Neil", 'Jean "Jojo" Martin', "Ñandú Çelik", "ÉMILE ZOLA"]
+ODD = ["a&b", "x,y", "k=v", "v1.2.3", "it's \"quoted\"", "(parenthèses)", "50% + 1", "plain", "", "C:\\temp"]
+
+
+def indexed_rows() -> list[dict]:
+    """20_indexed.sql: rows of `indexed` and `not_aggregated`."""
+    return [
+        {
+            "__id": i,
+            "categorie": CATS[i % 5],
+            "score": (i * 7) % 100,
+            "annee": 2020 + i % 4,
+            "region": None if i % 10 == 0 else REGIONS[i % 3],
+            "poids": i * 0.5,
+        }
+        for i in range(1, 101)
+    ]
+
+
+TYPES_COLUMNS = [
+    ("nom complet", "string", "string"),
+    ("élément", "string", "string"),
+    ("entier", "int", "int"),
+    ("avg.views", "float", "float"),
+    ("a__b", "int", "int"),
+    ("actif", "bool", "booleen"),
+    ("date", "date", "date"),
+    ("horodatage", "datetime", "datetime_naive"),
+    ("données", "json", "json"),
+    ("code_commune", "string", "code_commune_insee"),
+    ('say "hi"', "string", "string"),
+]
+
+
+def types_rows() -> list[dict]:
+    """10_types.sql, the columns whose JSON form is unambiguous."""
+    return [
+        {
+            "__id": i,
+            "nom complet": None if i % 10 == 0 else NAMES[(i - 1) % 9],
+            "élément": None if i % 11 == 0 else ODD[(i - 1) % 10],
+            "entier": None if i % 7 == 0 else (i * 37) % 101 - 50,
+            "avg.views": None if i % 8 == 0 else i * 1.5 + 0.25,
+            "a__b": i % 5,
+            "code_commune": f"{(i * 1789) % 99999:05d}",
+            'say "hi"': None if i % 3 == 0 else f"q{i}",
+        }
+        for i in range(1, 31)
+    ]
+
+
+def month(m: int) -> str:
+    return f"{2022 + m // 12}-{m % 12 + 1:02d}"
+
+
+def res_download(j: int, m: int):
+    return None if (j + m) % 12 == 0 else 10 * j + 3 * m
+
+
+def ds_visit(k: int, m: int):
+    return None if (k + m) % 10 == 0 else 100 * k + 7 * m + (k * m) % 13
+
+
+def nsum(values):
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def ds_download(k: int, m: int):
+    return nsum(res_download(j, m) for j in range(1, 16) if 1 + (j - 1) % 10 == k)
+
+
+def reuse_visit(r: int, m: int):
+    return None if (r + m) % 8 == 0 else 50 * r + 5 * m
+
+
+def site_row(m: int) -> dict:
+    return {
+        "metric_month": month(m),
+        "monthly_visit_dataset": nsum(ds_visit(k, m) for k in range(1, 13)),
+        "monthly_download_resource": nsum(ds_download(k, m) for k in range(1, 13)),
+        "monthly_visit_reuse": nsum(reuse_visit(r, m) for r in range(1, 9)),
+    }
+
+
+def same_value(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    if isinstance(a, str) and isinstance(b, (int, float)) or isinstance(b, str) and isinstance(a, (int, float)):
+        try:
+            return float(a) == float(b)
+        except ValueError:
+            return False
+    return a == b
+
+
+def rows_match(got: list, expected: list[dict]) -> tuple[bool, str]:
+    """Every expected key/value in each row, in order, and no extra rows."""
+    if not isinstance(got, list):
+        return False, f"rows is not a list: {got!r}"
+    if len(got) != len(expected):
+        return False, f"{len(got)} rows, expected {len(expected)}: got ids {[r.get('__id') for r in got if isinstance(r, dict)]}, expected {[r['__id'] for r in expected]}"
+    for index, (g, e) in enumerate(zip(got, expected)):
+        for key, value in e.items():
+            if key not in g:
+                return False, f"row {index}: no column {key!r} in {g!r}"
+            if not same_value(g[key], value):
+                return False, f"row {index}: {key!r} = {g[key]!r}, expected {value!r} (row {g!r})"
+    return True, ""
+
+
+# ---------------------------------------------------------------------------
+# a static OpenAPI document for get_dataservice_openapi_spec
+
+
+def make_spec(port: int) -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Sonde datagouv-rs", "version": "1.2.3"},
+        "servers": [{"url": f"http://127.0.0.1:{port}/api"}],
+        "paths": {
+            "/communes": {
+                "get": {
+                    "summary": "Liste des communes",
+                    "parameters": [
+                        {"name": "code", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                },
+                "post": {"summary": "Ajoute une commune"},
+            },
+            "/communes/{code}": {
+                "parameters": [{"name": "code", "in": "path", "required": True}],
+                "get": {"summary": "Une commune"},
+                "delete": {"description": "Supprime une commune"},
+            },
+        },
+    }
+
+
+class SpecServer:
+    def __init__(self) -> None:
+        outer = self
+        self.hits = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if self.path.split("?")[0] == "/openapi.json":
+                    outer.hits += 1
+                    body = json.dumps(outer.spec).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                else:
+                    body = b"not found"
+                    self.send_response(404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.spec = make_spec(self.port)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# ---------------------------------------------------------------------------
+# helpers over a session
+
+
+def text_of(result) -> str:
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+def well_formed(result) -> tuple[bool, str]:
+    """A success: not an error, one text block, structured content an object."""
+    if result.isError:
+        return False, f"isError: {text_of(result)[:400]}"
+    if len(result.content) != 1 or getattr(result.content[0], "type", None) != "text":
+        return False, f"content is not one text block: {result.content!r}"[:400]
+    if not isinstance(result.structuredContent, dict):
+        return False, f"structuredContent is not an object: {result.structuredContent!r}"[:400]
+    return True, ""
+
+
+async def call(session: ClientSession, name: str, args: dict | None):
+    return await session.call_tool(name, args, read_timeout_seconds=CALL_TIMEOUT)
+
+
+async def call_ok(session: ClientSession, label: str, name: str, args: dict | None):
+    """Calls a tool and checks the answer is a well-formed success; returns (result, data)."""
+    result = await call(session, name, args)
+    good, why = well_formed(result)
+    R.check(f"{label}: well-formed answer", good, why)
+    return result, (result.structuredContent if good else {})
+
+
+def is_error_result(result) -> bool:
+    return bool(result.isError) and text_of(result).startswith("Error:")
+
+
+# ---------------------------------------------------------------------------
+# the checks
+
+
+OFFICIAL = {
+    "search_datasets": ["query", "page", "page_size", "sort", "last_update_range"],
+    "search_organizations": ["query", "page", "page_size", "sort", "badge", "name", "business_number_id"],
+    "get_dataset_info": ["dataset_id"],
+    "list_dataset_resources": ["dataset_id"],
+    "get_resource_info": ["resource_id"],
+    "query_resource_data": ["resource_id", "page", "page_size", "filter_column", "filter_value",
+                            "filter_operator", "sort_column", "sort_direction"],
+    "search_dataservices": ["query", "page", "page_size"],
+    "get_dataservice_info": ["dataservice_id"],
+    "get_dataservice_openapi_spec": ["dataservice_id"],
+    "get_metrics": ["dataset_id", "resource_id", "limit"],
+}
+EXTRA = {
+    "get_resource_profile": ["resource_id"],
+    "get_model_metrics": ["model", "id", "limit"],
+    "export_resource_data": ["file", "format", "resource_id", "filters", "condition", "sorts"],
+}
+
+
+class Context:
+    def __init__(self, env: dict, tmpdir: str, transport: str) -> None:
+        self.env = env
+        self.udata = env["DATAGOUV_TEST_UDATA_URL"].rstrip("/")
+        self.udata2 = env["DATAGOUV_TEST_UDATA_V2_URL"].rstrip("/")
+        self.tabular = env["DATAGOUV_TEST_TABULAR_URL"].rstrip("/")
+        self.metrics = env["DATAGOUV_TEST_METRICS_URL"].rstrip("/")
+        self.admin_key = env["DATAGOUV_TEST_ADMIN_KEY"]
+        self.rid = {name: env[f"DATAGOUV_TEST_RID_{name}"] for name in
+                    ("TYPES", "INDEXED", "NOT_AGGREGATED", "DELETED", "BIG")}
+        self.catalog = env.get("DATAGOUV_TEST_CATALOG_DATASET_ID")
+        self.tmpdir = tmpdir
+        self.transport = transport
+        self.dataservice_id: str | None = None
+        self.spec_server: SpecServer | None = None
+        self.query_totals: dict[str, int] = {}
+
+
+async def check_tools(session: ClientSession, ctx: Context) -> None:
+    listed = await session.list_tools()
+    tools = {tool.name: tool for tool in listed.tools}
+    for name, params in {**OFFICIAL, **EXTRA}.items():
+        tool = tools.get(name)
+        if not R.check(f"list_tools: {name} present", tool is not None, f"tools: {sorted(tools)}"):
+            continue
+        props = set((tool.inputSchema or {}).get("properties", {}))
+        missing = [p for p in params if p not in props]
+        R.check(f"list_tools: {name} has {', '.join(params)}", not missing, f"missing {missing}; has {sorted(props)}")
+    read_only = list(OFFICIAL) + ["get_resource_profile", "get_model_metrics"]
+    wrong = [n for n in read_only if n in tools and (tools[n].annotations is None or tools[n].annotations.readOnlyHint is not True)]
+    R.check("list_tools: read-only tools carry readOnlyHint=true", not wrong, f"not read-only: {wrong}")
+    export = tools.get("export_resource_data")
+    R.check("list_tools: export_resource_data readOnlyHint=false",
+            export is not None and export.annotations is not None and export.annotations.readOnlyHint is False,
+            export.annotations if export else "absent")
+    writes = [n for n in ("create_dataset", "update_dataset", "upload_resource") if n in tools]
+    R.check("list_tools: no write tool without --allow-writes", not writes, f"offered: {writes}")
+
+
+async def check_search_datasets(session: ClientSession, ctx: Context) -> None:
+    result, data = await call_ok(session, "search_datasets p1/5", "search_datasets", {"query": "", "page": 1, "page_size": 5})
+    direct = get_json(f"{ctx.udata2}/datasets/search/?{qs(page=1, page_size=5)}")
+    R.check("search_datasets p1/5: total equals v2 /datasets/search/", data.get("total") == direct["total"] and direct["total"] > 0,
+            f"mcp {data.get('total')} v2 {direct['total']}")
+    ids = [d.get("id") for d in data.get("datasets", [])]
+    R.check("search_datasets p1/5: ids equal v2's", ids == [d["id"] for d in direct["data"]] and len(ids) == 5,
+            f"mcp {ids} v2 {[d['id'] for d in direct['data']]}")
+    titles = [d.get("title") for d in data.get("datasets", [])]
+    R.check("search_datasets p1/5: titles equal v2's", titles == [d["title"] for d in direct["data"]], titles)
+    R.check("search_datasets p1/5: next_page=2 and text names the total",
+            data.get("next_page") == (2 if direct["total"] > 5 else None) and f"Found {direct['total']} dataset" in text_of(result),
+            f"next_page={data.get('next_page')} text={text_of(result)[:120]!r}")
+
+    args = {"query": "", "page": 2, "page_size": 5, "sort": "-created", "last_update_range": "last_3_years"}
+    result, data = await call_ok(session, "search_datasets p2 sort+range", "search_datasets", args)
+    direct = get_json(f"{ctx.udata2}/datasets/search/?{qs(page=2, page_size=5, sort='-created', last_update_range='last_3_years')}")
+    ids = [d.get("id") for d in data.get("datasets", [])]
+    R.check("search_datasets p2 sort=-created last_update_range: total and ids equal v2's",
+            data.get("total") == direct["total"] and ids == [d["id"] for d in direct["data"]] and ids,
+            f"mcp {data.get('total')} {ids} v2 {direct['total']} {[d['id'] for d in direct['data']]}")
+
+
+async def check_search_organizations(session: ClientSession, ctx: Context) -> None:
+    result, data = await call_ok(session, "search_organizations p1/5 sort", "search_organizations",
+                                 {"query": "", "page": 1, "page_size": 5, "sort": "-created"})
+    direct = get_json(f"{ctx.udata2}/organizations/search/?{qs(page=1, page_size=5, sort='-created')}")
+    ids = [o.get("id") for o in data.get("organizations", [])]
+    R.check("search_organizations p1/5: total and ids equal v2's",
+            data.get("total") == direct["total"] and ids == [o["id"] for o in direct["data"]] and ids,
+            f"mcp {data.get('total')} {ids} v2 {direct['total']} {[o['id'] for o in direct['data']]}")
+    names = [o.get("name") for o in data.get("organizations", [])]
+    R.check("search_organizations p1/5: names equal v2's", names == [o["name"] for o in direct["data"]], names)
+    if not direct["data"]:
+        return
+    first = direct["data"][0]
+    result, data = await call_ok(session, "search_organizations name=", "search_organizations",
+                                 {"query": "", "name": first["name"], "page_size": 10})
+    direct = get_json(f"{ctx.udata2}/organizations/search/?{qs(page=1, page_size=10, name=first['name'])}")
+    ids = [o.get("id") for o in data.get("organizations", [])]
+    R.check("search_organizations name=…: total and ids equal v2's",
+            data.get("total") == direct["total"] and ids == [o["id"] for o in direct["data"]],
+            f"mcp {data.get('total')} {ids} v2 {direct['total']} {[o['id'] for o in direct['data']]}")
+    for label, params in (("badge=certified", {"badge": "certified"}),
+                          ("business_number_id", {"business_number_id": "13000000000000"})):
+        result, data = await call_ok(session, f"search_organizations {label}", "search_organizations",
+                                     {"query": "", "page_size": 10, **params})
+        direct = get_json(f"{ctx.udata2}/organizations/search/?{qs(page=1, page_size=10, **params)}")
+        ids = [o.get("id") for o in data.get("organizations", [])]
+        R.check(f"search_organizations {label}: total and ids equal v2's",
+                data.get("total") == direct["total"] and ids == [o["id"] for o in direct["data"]],
+                f"mcp {data.get('total')} {ids} v2 {direct['total']} {[o['id'] for o in direct['data']]}")
+
+
+async def check_dataset_tools(session: ClientSession, ctx: Context) -> None:
+    dataset_id = ctx.catalog
+    direct = get_json(f"{ctx.udata}/datasets/{dataset_id}/")
+    result, data = await call_ok(session, "get_dataset_info", "get_dataset_info", {"dataset_id": dataset_id})
+    R.check("get_dataset_info: id, title, slug equal v1 /datasets/{id}/",
+            (data.get("id"), data.get("title"), data.get("slug")) == (direct["id"], direct["title"], direct["slug"]),
+            f"mcp {(data.get('id'), data.get('title'), data.get('slug'))} v1 {(direct['id'], direct['title'], direct['slug'])}")
+    R.check("get_dataset_info: resources_count equals v1's resources",
+            data.get("resources_count") == len(direct["resources"]) and len(direct["resources"]) > 0,
+            f"{data.get('resources_count')} vs {len(direct['resources'])}")
+    R.check("get_dataset_info: text names the title and id",
+            f"Dataset: {direct['title']}" in text_of(result) and f"ID: {direct['id']}" in text_of(result), text_of(result)[:200])
+    result, data = await call_ok(session, "get_dataset_info by slug", "get_dataset_info", {"dataset_id": direct["slug"]})
+    R.check("get_dataset_info by slug: same id", data.get("id") == direct["id"], data.get("id"))
+
+    result, data = await call_ok(session, "list_dataset_resources", "list_dataset_resources", {"dataset_id": dataset_id})
+    got = data.get("resources", [])
+    R.check("list_dataset_resources: ids equal v1's, in order",
+            [r.get("id") for r in got] == [r["id"] for r in direct["resources"]],
+            f"mcp {[r.get('id') for r in got]} v1 {[r['id'] for r in direct['resources']]}")
+    R.check("list_dataset_resources: titles, formats, urls equal v1's",
+            [(r.get("title"), r.get("format"), r.get("url")) for r in got]
+            == [(r["title"], r["format"], r["url"]) for r in direct["resources"]], got[:2])
+    R.check("list_dataset_resources: dataset_id and count in text",
+            data.get("dataset_id") == direct["id"] and f"Total resources: {len(direct['resources'])}" in text_of(result),
+            text_of(result)[:200])
+
+    resource = direct["resources"][0]
+    rdirect = get_json(f"{ctx.udata2}/datasets/resources/{resource['id']}/")
+    result, data = await call_ok(session, "get_resource_info", "get_resource_info", {"resource_id": resource["id"]})
+    got = data.get("resource") or {}
+    keys = ("id", "title", "format", "url", "filesize", "mime")
+    R.check("get_resource_info: id, title, format, url, filesize, mime equal v2 /datasets/resources/{id}/",
+            all(got.get(k) == rdirect["resource"].get(k) for k in keys),
+            f"mcp {[got.get(k) for k in keys]} v2 {[rdirect['resource'].get(k) for k in keys]}")
+    R.check("get_resource_info: dataset_id equals v2's and the dataset's",
+            data.get("dataset_id") == rdirect["dataset_id"] == direct["id"], data.get("dataset_id"))
+    status, _, _ = http("GET", f"{ctx.tabular}/api/resources/{resource['id']}/profile/")
+    R.check("get_resource_info: tabular_api matches the Tabular API's profile answer",
+            data.get("tabular_api") is (status == 200), f"tool {data.get('tabular_api')} tabular HTTP {status}")
+
+
+async def check_query_official(session: ClientSession, ctx: Context) -> None:
+    rid = ctx.rid["INDEXED"]
+    args = {"resource_id": rid, "page": 2, "page_size": 7, "filter_column": "categorie", "filter_value": "alpha",
+            "filter_operator": "exact", "sort_column": "score", "sort_direction": "desc"}
+    result, data = await call_ok(session, "query_resource_data official filter+sort", "query_resource_data", args)
+    expected = sorted((r for r in indexed_rows() if r["categorie"] == "alpha"), key=lambda r: -r["score"])
+    R.check("query_resource_data official: total equals the fixture's 20 alpha rows",
+            data.get("total") == len(expected) == 20, data.get("total"))
+    good, why = rows_match(data.get("rows"), expected[7:14])
+    R.check("query_resource_data official: page 2 of 7 equals rows 8-14 by score desc (SQL formulas)", good, why)
+    R.check("query_resource_data official: next_page=3", data.get("next_page") == 3, data.get("next_page"))
+    ctx.query_totals["alpha"] = data.get("total")
+
+    # an operator other than exact, on a non-ASCII column name, sorted on a dotted name
+    args = {"resource_id": ctx.rid["TYPES"], "page_size": 50, "filter_column": "élément", "filter_value": ",",
+            "filter_operator": "contains", "sort_column": "avg.views", "sort_direction": "desc"}
+    result, data = await call_ok(session, "query_resource_data contains on élément", "query_resource_data", args)
+    expected = sorted((r for r in types_rows() if r["élément"] is not None and "," in r["élément"]),
+                      key=lambda r: -(r["avg.views"] if r["avg.views"] is not None else float("-inf")))
+    good, why = rows_match(data.get("rows"), expected)
+    R.check("query_resource_data élément contains ',' sorted by avg.views desc: rows equal the formulas'",
+            good and data.get("total") == len(expected), why or data.get("total"))
+
+
+async def check_query_extensions(session: ClientSession, ctx: Context) -> None:
+    rid = ctx.rid["INDEXED"]
+    rows = indexed_rows()
+    # categorie = bêta AND score > 50 AND (region = Bretagne OR annee = 2023)
+    args = {"resource_id": rid, "page_size": 50,
+            "filters": [{"column": "categorie", "operator": "exact", "value": "bêta"},
+                        {"column": "score", "operator": "strictly_greater", "value": "50"}],
+            "condition": {"any_of": [{"column": "region", "operator": "exact", "value": "Bretagne"},
+                                     {"column": "annee", "operator": "exact", "value": "2023"}]},
+            "sorts": [{"column": "score", "direction": "asc"}]}
+    result, data = await call_ok(session, "query_resource_data two filters + any_of", "query_resource_data", args)
+    expected = sorted((r for r in rows if r["categorie"] == "bêta" and r["score"] > 50
+                       and (r["region"] == "Bretagne" or r["annee"] == 2023)), key=lambda r: r["score"])
+    good, why = rows_match(data.get("rows"), expected)
+    R.check(f"query_resource_data categorie=bêta AND score>50 AND (region=Bretagne OR annee=2023): the {len(expected)} expected rows",
+            good and data.get("total") == len(expected) and len(expected) > 0, why or data.get("total"))
+
+    # score < 60 AND ((region = Occitanie AND poids >= 25) OR annee = 2020), score desc
+    args = {"resource_id": rid, "page_size": 50,
+            "filters": [{"column": "score", "operator": "strictly_less", "value": "60"}],
+            "condition": {"any_of": [{"all_of": [{"column": "region", "operator": "exact", "value": "Occitanie"},
+                                                 {"column": "poids", "operator": "greater", "value": "25"}]},
+                                     {"column": "annee", "operator": "exact", "value": "2020"}]},
+            "sorts": [{"column": "score", "direction": "desc"}]}
+    result, data = await call_ok(session, "query_resource_data nested all_of in any_of", "query_resource_data", args)
+    expected = sorted((r for r in rows if r["score"] < 60
+                       and ((r["region"] == "Occitanie" and r["poids"] >= 25) or r["annee"] == 2020)),
+                      key=lambda r: -r["score"])
+    good, why = rows_match(data.get("rows"), expected)
+    R.check(f"query_resource_data score<60 AND ((Occitanie AND poids>=25) OR annee=2020): the {len(expected)} expected rows",
+            good and data.get("total") == len(expected) and len(expected) > 0, why or data.get("total"))
+
+    # in / notin take a comma list (the tool's own description says so)
+    for label, extra, keep in (
+            ("official filter_operator=in", {"filter_column": "categorie", "filter_operator": "in", "filter_value": "gamma,delta"},
+             lambda r: r["categorie"] in ("gamma", "delta")),
+            ("filters in", {"filters": [{"column": "categorie", "operator": "in", "value": "gamma,delta"}]},
+             lambda r: r["categorie"] in ("gamma", "delta")),
+            ("filters notin", {"filters": [{"column": "categorie", "operator": "notin", "value": "gamma,delta"}]},
+             lambda r: r["categorie"] not in ("gamma", "delta"))):
+        args = {"resource_id": rid, "page_size": 50, "sort_column": "score", "sort_direction": "asc", **extra}
+        result, data = await call_ok(session, f"query_resource_data {label} gamma,delta", "query_resource_data", args)
+        expected = sorted((r for r in rows if keep(r)), key=lambda r: r["score"])
+        good, why = rows_match(data.get("rows"), expected[:50])
+        R.check(f"query_resource_data {label} 'gamma,delta': total {len(expected)} and rows as the formulas",
+                good and data.get("total") == len(expected), f"total {data.get('total')}; {why}")
+
+
+async def check_metrics(session: ClientSession, ctx: Context) -> None:
+    dataset, resource = "d00000000000000000000001", "20000000-0000-4000-8000-000000000001"
+    result, data = await call_ok(session, "get_metrics dataset+resource", "get_metrics",
+                                 {"dataset_id": dataset, "resource_id": resource, "limit": 3})
+    expected = [{"metric_month": month(m), "monthly_visit": ds_visit(1, m), "monthly_download_resource": ds_download(1, m)}
+                for m in (35, 34, 33)]
+    got = data.get("datasets")
+    good = isinstance(got, list) and len(got) == 3 and all(
+        all(same_value(g.get(k), v) for k, v in e.items()) for g, e in zip(got, expected))
+    R.check("get_metrics dataset d…01 limit 3: months, visits, downloads equal the formulas", good, f"got {got} expected {expected}")
+    direct = get_json(f"{ctx.metrics}/api/datasets/data/?{qs(dataset_id__exact=dataset, metric_month__sort='desc', page_size=3)}")
+    R.check("get_metrics dataset: rows equal the Metrics API's", got == direct["data"], f"got {got} api {direct['data']}")
+    expected = [{"metric_month": month(m), "monthly_download_resource": res_download(1, m)} for m in (35, 34, 33)]
+    got = data.get("resources")
+    good = isinstance(got, list) and len(got) == 3 and all(
+        all(same_value(g.get(k), v) for k, v in e.items()) for g, e in zip(got, expected))
+    R.check("get_metrics resource 2…01 limit 3: downloads equal the formulas (incl. NULL month)", good, f"got {got} expected {expected}")
+    R.check("get_metrics: text is a table of the months", "2024-12" in text_of(result) and "354" in text_of(result), text_of(result)[:300])
+
+    result, data = await call_ok(session, "get_model_metrics site", "get_model_metrics", {"model": "site", "limit": 4})
+    expected = [site_row(m) for m in (35, 34, 33, 32)]
+    got = data.get("months")
+    good = isinstance(got, list) and len(got) == 4 and all(
+        all(same_value(g.get(k), v) for k, v in e.items()) for g, e in zip(got, expected))
+    R.check("get_model_metrics site limit 4: sums equal the formulas", good and data.get("model") == "site",
+            f"got {got} expected {expected}")
+    result, data = await call_ok(session, "get_model_metrics reuses", "get_model_metrics",
+                                 {"model": "reuses", "id": "b00000000000000000000003", "limit": 6})
+    expected = [{"metric_month": month(m), "monthly_visit": reuse_visit(3, m)} for m in range(35, 29, -1)]
+    got = data.get("months")
+    good = isinstance(got, list) and len(got) == 6 and all(
+        all(same_value(g.get(k), v) for k, v in e.items()) for g, e in zip(got, expected))
+    R.check("get_model_metrics reuses b…03 limit 6: visits equal the formulas", good, f"got {got} expected {expected}")
+
+
+async def check_profile(session: ClientSession, ctx: Context) -> None:
+    result, data = await call_ok(session, "get_resource_profile types", "get_resource_profile", {"resource_id": ctx.rid["TYPES"]})
+    got = [(c.get("name"), c.get("type"), c.get("format")) for c in data.get("columns", [])]
+    R.check("get_resource_profile types: columns (name, type, format) equal the fixture's, in order", got == TYPES_COLUMNS,
+            f"got {got}")
+    R.check("get_resource_profile types: 30 rows, no index, not aggregated",
+            data.get("total_lines") == 30 and data.get("indexes") == [] and data.get("aggregation_allowed") is False,
+            {k: data.get(k) for k in ("total_lines", "indexes", "aggregation_allowed")})
+    exceptions = get_json(f"{ctx.tabular}/api/aggregation-exceptions/")
+    result, data = await call_ok(session, "get_resource_profile indexed", "get_resource_profile", {"resource_id": ctx.rid["INDEXED"]})
+    got = [c.get("name") for c in data.get("columns", [])]
+    R.check("get_resource_profile indexed: columns, indexes, aggregation as the fixture and /aggregation-exceptions/",
+            got == ["categorie", "score", "annee", "region", "poids"]
+            and sorted(data.get("indexes") or []) == ["annee", "categorie", "score"]
+            and data.get("total_lines") == 100
+            and data.get("aggregation_allowed") is (ctx.rid["INDEXED"] in exceptions.get("exceptions", [])) is True,
+            {k: data.get(k) for k in ("columns", "indexes", "total_lines", "aggregation_allowed")})
+
+
+async def check_export(session: ClientSession, ctx: Context) -> None:
+    rid = ctx.rid["INDEXED"]
+    args = {"file": "exports/indexed_alpha.csv", "resource_id": rid, "filter_column": "categorie", "filter_value": "alpha",
+            "sort_column": "score", "sort_direction": "desc"}
+    result, data = await call_ok(session, "export_resource_data alpha csv", "export_resource_data", args)
+    path = os.path.join(ctx.tmpdir, "exports", "indexed_alpha.csv")
+    total = ctx.query_totals.get("alpha")
+    if R.check("export_resource_data alpha: the CSV exists in the allowed directory", os.path.isfile(path), path):
+        with open(path, newline="", encoding="utf-8") as handle:
+            records = list(csv.DictReader(handle))
+        R.check("export_resource_data alpha: CSV rows = query total = tool's count",
+                len(records) == total == data.get("rows") == 20, f"csv {len(records)} query {total} tool {data.get('rows')}")
+        expected = [str(r["score"]) for r in sorted((r for r in indexed_rows() if r["categorie"] == "alpha"), key=lambda r: -r["score"])]
+        R.check("export_resource_data alpha: scores in the server's order (desc)",
+                [rec.get("score") for rec in records] == expected, [rec.get("score") for rec in records])
+
+    # more than one 50,000-row export window
+    big = ctx.rid["BIG"]
+    _, qdata = await call_ok(session, "query_resource_data big rang<60001 total", "query_resource_data",
+                             {"resource_id": big, "page_size": 1, "filter_column": "rang", "filter_value": "60001",
+                              "filter_operator": "strictly_less"})
+    started = time.perf_counter()
+    result, data = await call_ok(session, "export_resource_data big 60000 rows", "export_resource_data",
+                                 {"file": "big.csv", "resource_id": big,
+                                  "filters": [{"column": "rang", "operator": "strictly_less", "value": "60001"}]})
+    elapsed = (time.perf_counter() - started) * 1000
+    path = os.path.join(ctx.tmpdir, "big.csv")
+    if R.check("export_resource_data big: the CSV exists", os.path.isfile(path), path):
+        with open(path, newline="", encoding="utf-8") as handle:
+            records = list(csv.DictReader(handle))
+        rangs = sorted(int(rec["rang"]) for rec in records)
+        R.check("export_resource_data big: CSV rows = query total = 60000, rang 1..60000 once each",
+                len(records) == qdata.get("total") == data.get("rows") == 60000 and rangs == list(range(1, 60001)),
+                f"csv {len(records)} query {qdata.get('total')} tool {data.get('rows')}")
+        sample = records[0] if records else {}
+        i = int(sample.get("rang", 0) or 0)
+        R.check("export_resource_data big: a row's values follow the formulas",
+                i > 0 and sample.get("libelle") == f"ligne {i}" and float(sample.get("montant")) == (i % 1000) * 0.5 + 0.25, sample)
+    R.figure(f"export_60000_rows_ms={elapsed:.0f}")
+
+
+async def check_dataservices(session: ClientSession, ctx: Context) -> None:
+    ctx.spec_server = SpecServer()
+    port = ctx.spec_server.port
+    body = json.dumps({"title": f"Sonde MCP datagouv-rs {int(time.time())}",
+                       "description": "Créé par tests/mcp/check_mcp.py, supprimé à la fin.",
+                       "base_api_url": f"http://127.0.0.1:{port}/api",
+                       "machine_documentation_url": f"http://127.0.0.1:{port}/openapi.json"}).encode()
+    status, _, answer = http("POST", f"{ctx.udata}/dataservices/", body,
+                             {"X-API-KEY": ctx.admin_key, "Content-Type": "application/json"})
+    if not R.check("setup: dataservice created through udata", status == 201, f"HTTP {status}: {answer[:300]!r}"):
+        return
+    created = json.loads(answer)
+    ctx.dataservice_id = created["id"]
+
+    result, data = await call_ok(session, "search_dataservices p1/5", "search_dataservices", {"query": "", "page": 1, "page_size": 5})
+    direct = get_json(f"{ctx.udata2}/dataservices/search/?{qs(page=1, page_size=5)}")
+    ids = [d.get("id") for d in data.get("dataservices", [])]
+    R.check("search_dataservices p1/5: total and ids equal v2 /dataservices/search/",
+            data.get("total") == direct["total"] and ids == [d["id"] for d in direct["data"]] and ids,
+            f"mcp {data.get('total')} {ids} v2 {direct['total']} {[d['id'] for d in direct['data']]}")
+    size = max(1, direct["total"] // 2)  # page 2 exists (udata answers 404 past the last page)
+    result, data = await call_ok(session, f"search_dataservices p2/{size}", "search_dataservices", {"query": "", "page": 2, "page_size": size})
+    direct = get_json(f"{ctx.udata2}/dataservices/search/?{qs(page=2, page_size=size)}")
+    ids = [d.get("id") for d in data.get("dataservices", [])]
+    R.check(f"search_dataservices p2/{size}: ids and base URLs equal v2's",
+            ids == [d["id"] for d in direct["data"]] and ids
+            and [d.get("base_api_url") for d in data.get("dataservices", [])] == [d.get("base_api_url") for d in direct["data"]],
+            f"mcp {ids} v2 {[d['id'] for d in direct['data']]}")
+
+    direct = get_json(f"{ctx.udata}/dataservices/{ctx.dataservice_id}/")
+    result, data = await call_ok(session, "get_dataservice_info", "get_dataservice_info", {"dataservice_id": ctx.dataservice_id})
+    keys = ("id", "title", "base_api_url", "machine_documentation_url", "description")
+    R.check("get_dataservice_info: id, title, URLs, description equal v1 /dataservices/{id}/",
+            all(data.get(k) == direct.get(k) for k in keys) and direct["title"] == created["title"],
+            f"mcp {[data.get(k) for k in keys]} v1 {[direct.get(k) for k in keys]}")
+    R.check("get_dataservice_info: text names the spec URL",
+            f"OpenAPI/Swagger spec: http://127.0.0.1:{port}/openapi.json" in text_of(result), text_of(result)[:300])
+
+    hits = ctx.spec_server.hits
+    result, data = await call_ok(session, "get_dataservice_openapi_spec", "get_dataservice_openapi_spec",
+                                 {"dataservice_id": ctx.dataservice_id})
+    expected = {(method.upper(), path) for path, item in ctx.spec_server.spec["paths"].items() for method in item if method != "parameters"}
+    got = {(e.get("method"), e.get("path")) for e in data.get("endpoints", [])}
+    R.check("get_dataservice_openapi_spec: endpoints equal the served document's (4, path-level parameters skipped)",
+            got == expected and len(data.get("endpoints", [])) == 4, f"got {sorted(got)} expected {sorted(expected)}")
+    R.check("get_dataservice_openapi_spec: info and source as served, fetched from the local server",
+            data.get("info") == ctx.spec_server.spec["info"] and data.get("source") == f"http://127.0.0.1:{port}/openapi.json"
+            and ctx.spec_server.hits == hits + 1, f"info {data.get('info')} source {data.get('source')} hits {ctx.spec_server.hits - hits}")
+    text = text_of(result)
+    R.check("get_dataservice_openapi_spec: text lists endpoints and the required parameter",
+            "GET /communes Liste des communes" in text and "DELETE /communes/{code}" in text and "- code [query] (required)" in text
+            and "API: Sonde datagouv-rs (version 1.2.3)" in text, text[:500])
+
+
+async def expect_alive(session: ClientSession, ctx: Context, after: str) -> None:
+    result = await call(session, "get_dataset_info", {"dataset_id": ctx.catalog})
+    good, why = well_formed(result)
+    R.check(f"after {after}: the server still answers", good and result.structuredContent.get("id") == ctx.catalog, why)
+
+
+async def check_errors(session: ClientSession, ctx: Context) -> None:
+    # unknown tool: a JSON-RPC error or an isError result, not a dead server
+    try:
+        result = await call(session, "no_such_tool", {"x": 1})
+        R.check("error: unknown tool is refused", bool(result.isError), f"answered {text_of(result)[:200]!r}")
+    except McpError as err:
+        R.check("error: unknown tool is refused (JSON-RPC error)", True)
+        R.check("error: unknown tool's message names it", "no_such_tool" in str(err.error.message) or err.error.code in (-32601, -32602),
+                f"{err.error.code} {err.error.message}")
+    await expect_alive(session, ctx, "an unknown tool")
+
+    for label, name, args in (("page='abc'", "query_resource_data", {"resource_id": ctx.rid["INDEXED"], "page": "abc"}),
+                              ("page_size=[1]", "search_datasets", {"query": "", "page_size": [1]}),
+                              ("missing dataset_id", "get_dataset_info", {})):
+        try:
+            result = await call(session, name, args)
+            R.check(f"error: {name} {label} is refused", is_error_result(result) or bool(result.isError),
+                    f"answered isError={result.isError} {text_of(result)[:200]!r}")
+        except McpError as err:
+            R.check(f"error: {name} {label} is refused (JSON-RPC {err.error.code})", err.error.code in (-32602, -32600, -32603),
+                    f"{err.error.code} {err.error.message}")
+        await expect_alive(session, ctx, label)
+
+    result = await call(session, "query_resource_data", {"resource_id": ctx.rid["DELETED"]})
+    status, _, body = http("GET", f"{ctx.tabular}/api/resources/{ctx.rid['DELETED']}/data/")
+    R.check("error: 410 resource (RID_DELETED) → isError 'Error: …'", status == 410 and is_error_result(result),
+            f"tabular HTTP {status}; tool isError={result.isError} {text_of(result)[:300]!r}")
+    R.check("error: 410 message says the resource is gone/deleted",
+            any(w in text_of(result).lower() for w in ("410", "deleted", "gone")), text_of(result)[:300])
+    await expect_alive(session, ctx, "a 410")
+
+    result = await call(session, "query_resource_data",
+                        {"resource_id": ctx.rid["NOT_AGGREGATED"], "group_by": ["categorie"],
+                         "aggregates": [{"column": "score", "function": "avg"}]})
+    R.check("error: group_by on RID_NOT_AGGREGATED → isError mentioning aggregation",
+            is_error_result(result) and "aggregat" in text_of(result).lower(), f"isError={result.isError} {text_of(result)[:300]!r}")
+    await expect_alive(session, ctx, "a 403 aggregation")
+
+    outside = os.path.join(os.path.dirname(ctx.tmpdir), "escape-check-mcp.csv")
+    existed = os.path.exists(outside)
+    for bad in ("../escape-check-mcp.csv", "sub/../../escape-check-mcp.csv", outside):
+        result = await call(session, "export_resource_data", {"file": bad, "resource_id": ctx.rid["INDEXED"]})
+        R.check(f"error: export to {bad!r} → isError", is_error_result(result), f"isError={result.isError} {text_of(result)[:200]!r}")
+    R.check("error: nothing written outside the allowed directory", existed or not os.path.exists(outside), outside)
+    await expect_alive(session, ctx, "a path with '..'")
+
+
+def jsonrpc_error_in(status: int, headers: dict, body: bytes) -> bool:
+    """An HTTP 4xx, or a JSON-RPC error object (as JSON or an SSE data line)."""
+    if 400 <= status < 500:
+        return True
+    text = body.decode("utf-8", "replace")
+    candidates = [text]
+    candidates += [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+    for candidate in candidates:
+        try:
+            message = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and isinstance(message.get("error"), dict) and "code" in message["error"]:
+            return True
+    return False
+
+
+async def check_http_only(session: ClientSession, ctx: Context, url: str, session_id: str | None, protocol: str, pid: int,
+                          rss_idle: int | None) -> None:
+    base_headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                    "MCP-Protocol-Version": protocol}
+    if session_id:
+        base_headers["Mcp-Session-Id"] = session_id
+    # control: the same headers with a well-formed request are accepted, so a refusal below is the body's doing
+    good_body = json.dumps({"jsonrpc": "2.0", "id": 98, "method": "tools/list"}).encode()
+    status, headers, answer = await asyncio.to_thread(http, "POST", url, good_body, base_headers, 15)
+    R.check("http: raw well-formed tools/list with the session's headers is answered (control)",
+            status == 200 and b'"search_datasets"' in answer and not jsonrpc_error_in(status, headers, answer),
+            f"HTTP {status} {answer[:300]!r}")
+    for label, body in (("truncated JSON", b'{"jsonrpc": "2.0", "id": 99, "method": "tools/list", '),
+                        ("not JSON-RPC", b'{"hello": "world"}'),
+                        ("not JSON", b"\x00\xffnot json at all")):
+        status, headers, answer = await asyncio.to_thread(http, "POST", url, body, base_headers, 15)
+        R.check(f"http: malformed body ({label}) → 4xx or JSON-RPC error (HTTP {status})", jsonrpc_error_in(status, headers, answer),
+                f"HTTP {status} {answer[:300]!r}")
+        await expect_alive(session, ctx, f"a malformed body ({label})")
+
+    # 50 concurrent calls over one session, compared with urllib answers
+    listing = get_json(f"{ctx.udata}/datasets/?page_size=50")
+    ids = [d["id"] for d in listing["data"]]
+    truth = {i: get_json(f"{ctx.udata}/datasets/{i}/") for i in ids}
+    targets = [ids[n % len(ids)] for n in range(50)]
+    started = time.perf_counter()
+    results = await asyncio.gather(*(call(session, "get_dataset_info", {"dataset_id": t}) for t in targets),
+                                   return_exceptions=True)
+    elapsed = (time.perf_counter() - started) * 1000
+    wrong = []
+    for target, result in zip(targets, results):
+        if isinstance(result, BaseException):
+            wrong.append((target, repr(result)[:120]))
+            continue
+        good, why = well_formed(result)
+        data = result.structuredContent if good else {}
+        if not good or data.get("id") != target or data.get("title") != truth[target]["title"] \
+                or data.get("resources_count") != len(truth[target]["resources"]):
+            wrong.append((target, why or (data.get("id"), data.get("title"))))
+    R.check(f"http: 50 concurrent get_dataset_info over {len(set(targets))} datasets all equal urllib's answers",
+            not wrong and len(results) == 50, wrong[:3])
+    hwm = proc_status_kb(pid, "VmHWM")
+    R.figure(f"concurrent_50_ms={elapsed:.0f}")
+    R.figure(f"idle_rss_mb={rss_idle / 1024:.1f}" if rss_idle else "idle_rss_mb=unknown")
+    R.figure(f"peak_rss_mb={hwm / 1024:.1f}" if hwm else "peak_rss_mb=unknown")
+    await expect_alive(session, ctx, "50 concurrent calls")
+
+
+def proc_status_kb(pid: int, key: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+async def check_overhead(session: ClientSession, ctx: Context) -> None:
+    url = f"{ctx.udata}/datasets/{ctx.catalog}/"
+    expected = get_json(url)["title"]
+    mcp_times, direct_times, wrong = [], [], 0
+    for _ in range(20):
+        started = time.perf_counter()
+        result = await call(session, "get_dataset_info", {"dataset_id": ctx.catalog})
+        mcp_times.append((time.perf_counter() - started) * 1000)
+        if result.isError or (result.structuredContent or {}).get("title") != expected:
+            wrong += 1
+    for _ in range(20):
+        started = time.perf_counter()
+        status, _, body = await asyncio.to_thread(http, "GET", url)
+        direct_times.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            wrong += 1
+    R.check("overhead: 20 MCP calls and 20 direct GETs all correct", wrong == 0, f"{wrong} wrong")
+    R.figure(f"tool_call_median_ms={statistics.median(mcp_times):.1f} direct_http_median_ms={statistics.median(direct_times):.1f}")
+
+
+async def run_checks(session: ClientSession, ctx: Context, init, started: float, initialized: float, http_extra=None) -> None:
+    R.figure(f"initialize_ms={(initialized - started) * 1000:.0f}")
+    R.check("initialize: server datagouv-rs with tools",
+            init.serverInfo.name == "datagouv-rs" and init.capabilities.tools is not None,
+            f"{init.serverInfo} {init.capabilities}")
+    await R.group("list_tools", check_tools, session, ctx)
+    await R.group("search_datasets", check_search_datasets, session, ctx)
+    await R.group("search_organizations", check_search_organizations, session, ctx)
+    await R.group("dataset tools", check_dataset_tools, session, ctx)
+    await R.group("query_resource_data", check_query_official, session, ctx)
+    await R.group("query extensions", check_query_extensions, session, ctx)
+    await R.group("metrics", check_metrics, session, ctx)
+    await R.group("get_resource_profile", check_profile, session, ctx)
+    await R.group("export_resource_data", check_export, session, ctx)
+    await R.group("dataservices", check_dataservices, session, ctx)
+    await R.group("errors", check_errors, session, ctx)
+    if http_extra is not None:
+        await R.group("http", check_http_only, session, ctx, *http_extra)
+    await R.group("overhead", check_overhead, session, ctx)
+
+
+def server_env(env: dict, home: str) -> dict:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": home,
+        "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+        "DATAGOUV_MAIN_URL": env["DATAGOUV_TEST_UDATA_BASE_URL"],
+        "DATAGOUV_TABULAR_URL": env["DATAGOUV_TEST_TABULAR_URL"],
+        "DATAGOUV_METRICS_URL": env["DATAGOUV_TEST_METRICS_URL"],
+    }
+
+
+async def run_stdio(binary: str, ctx: Context, home: str, errlog) -> None:
+    params = StdioServerParameters(command=binary, args=["mcp", "--allow-files", ctx.tmpdir], env=server_env(ctx.env, home))
+    started = time.perf_counter()
+    async with stdio_client(params, errlog=errlog) as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            await run_checks(session, ctx, init, started, time.perf_counter())
+
+
+async def run_http(binary: str, ctx: Context, home: str, errlog_path: str) -> None:
+    started = time.perf_counter()
+    process = subprocess.Popen([binary, "mcp", "--http", "127.0.0.1:0", "--allow-files", ctx.tmpdir],
+                               env=server_env(ctx.env, home), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    found: dict = {}
+    ready = threading.Event()
+
+    def drain() -> None:
+        with open(errlog_path, "w") as log:
+            for line in process.stderr:
+                log.write(line)
+                log.flush()
+                prefix = "datagouv mcp: serving "
+                if line.startswith(prefix) and "url" not in found:
+                    found["url"] = line[len(prefix):].strip()
+                    ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        await asyncio.to_thread(ready.wait, 30)
+        url = found.get("url")
+        if not R.check("http: the server prints its URL on stderr", bool(url) and url.endswith("/mcp"),
+                       f"exit code {process.poll()}, stderr in {errlog_path}"):
+            return
+        session_id = None
+        async with streamablehttp_client(url) as (read, write, get_session_id):
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                initialized = time.perf_counter()
+                await asyncio.sleep(0.3)
+                rss_idle = proc_status_kb(process.pid, "VmRSS")  # idle: initialized, no tool called yet
+                session_id = get_session_id()
+                await run_checks(session, ctx, init, started, initialized,
+                                 http_extra=(url, session_id, str(init.protocolVersion), process.pid, rss_idle))
+        # the client sent DELETE on leaving: the session id must now be refused (404, MCP spec)
+        if session_id:
+            body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/list"}).encode()
+            status, _, answer = await asyncio.to_thread(http, "POST", url, body, {
+                "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                "Mcp-Session-Id": session_id, "MCP-Protocol-Version": str(init.protocolVersion)}, 15)
+            R.check("http: a terminated session id is refused with 404", status == 404, f"HTTP {status} {answer[:200]!r}")
+        R.check("http: the server process is still running at the end", process.poll() is None, f"exit code {process.poll()}")
+    finally:
+        if process.poll() is None:
+            process.send_signal(2)  # SIGINT: the server's graceful shutdown
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def cleanup_dataservice(ctx: Context) -> None:
+    if ctx.dataservice_id:
+        status, _, body = http("DELETE", f"{ctx.udata}/dataservices/{ctx.dataservice_id}/", headers={"X-API-KEY": ctx.admin_key})
+        after, _, _ = http("GET", f"{ctx.udata}/dataservices/{ctx.dataservice_id}/")
+        R.check("cleanup: the dataservice is deleted", status in (200, 204) and after in (404, 410), f"DELETE {status} then GET {after}")
+    if ctx.spec_server:
+        ctx.spec_server.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", required=True, help="the datagouv binary")
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (exports, server log)")
+    args = parser.parse_args()
+
+    needed = ["DATAGOUV_TEST_UDATA_BASE_URL", "DATAGOUV_TEST_UDATA_URL", "DATAGOUV_TEST_UDATA_V2_URL",
+              "DATAGOUV_TEST_TABULAR_URL", "DATAGOUV_TEST_METRICS_URL", "DATAGOUV_TEST_ADMIN_KEY",
+              "DATAGOUV_TEST_CATALOG_DATASET_ID"] + [f"DATAGOUV_TEST_RID_{n}" for n in ("TYPES", "INDEXED", "NOT_AGGREGATED", "DELETED", "BIG")]
+    missing = [name for name in needed if not os.environ.get(name)]
+    binary = os.path.abspath(args.binary)
+    if missing or not os.access(binary, os.X_OK):
+        R.check("setup: stack variables exported and binary present", False,
+                f"missing {missing}" if missing else f"{binary} is not executable")
+        print(f"{R.passed} passed, {R.failed} failed")
+        return 1
+
+    work = tempfile.mkdtemp(prefix="check-mcp-")
+    allowed = os.path.join(work, "allowed")
+    home = os.path.join(work, "home")
+    os.makedirs(allowed)
+    os.makedirs(os.path.join(home, ".config"))
+    errlog_path = os.path.join(work, "server-stderr.log")
+    ctx = Context(dict(os.environ), allowed, args.transport)
+    try:
+        if args.transport == "stdio":
+            with open(errlog_path, "w") as errlog:
+                asyncio.run(run_stdio(binary, ctx, home, errlog))
+        else:
+            asyncio.run(run_http(binary, ctx, home, errlog_path))
+    except BaseException as exc:  # noqa: BLE001 - a crashed session is a failure, not a traceback
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if isinstance(exc, BaseExceptionGroup):
+            detail += " | " + "; ".join(repr(e)[:200] for e in exc.exceptions)
+        R.check("session ran to the end", False, f"{detail} (server stderr: {errlog_path})")
+        args.keep = True
+    finally:
+        cleanup_dataservice(ctx)
+    if args.keep:
+        print(f"# kept {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{R.passed} passed, {R.failed} failed")
+    return 0 if R.failed == 0 and R.passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
