@@ -12,6 +12,13 @@ from the formulas of the fixtures (tests/stack/tabular/sql/*.sql). Prints one
 `ok: …` / `FAIL: …` line per check, `figure: …` lines, and `N passed, M failed`
 last; exits 0 only when every check passed.
 
+A second server, started with `--allow-writes` and the stack user's key
+(DATAGOUV_TEST_USER_KEY), then creates, updates and uploads to a private
+dataset of DATAGOUV_TEST_USER_ORG_ID, checked and deleted with urllib; the key
+must appear in none of its answers nor its stderr. Last, the command-line
+refusals (`--allow-writes` without a key, `--http 0.0.0.0:0` without
+`--allow-remote`) are checked on the binary itself.
+
 Only the official MCP Python SDK and the standard library are used.
 """
 
@@ -19,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -960,6 +969,314 @@ def cleanup_dataservice(ctx: Context) -> None:
         ctx.spec_server.close()
 
 
+# ---------------------------------------------------------------------------
+# the writes phase: a second server, with --allow-writes and the user's key
+
+WRITE_ANNOTATIONS = {  # tool: (readOnlyHint, destructiveHint)
+    "create_dataset": (False, False),
+    "update_dataset": (False, True),
+    "upload_resource": (False, False),
+}
+
+
+class Recorder:
+    """Every text and structured content a server returned, to look for the key in."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def result(self, result):
+        self.items.append(text_of(result))
+        if result.structuredContent is not None:
+            self.items.append(json.dumps(result.structuredContent, ensure_ascii=False))
+        return result
+
+    def error(self, err: McpError) -> None:
+        self.items.append(f"{err.error.code} {err.error.message} {json.dumps(err.error.data, ensure_ascii=False, default=str)}")
+
+    def add(self, text: str) -> None:
+        self.items.append(text)
+
+
+class WriteContext:
+    def __init__(self, env: dict, tmpdir: str, transport: str) -> None:
+        self.udata = env["DATAGOUV_TEST_UDATA_URL"].rstrip("/")
+        self.key = env["DATAGOUV_TEST_USER_KEY"]
+        self.org = env["DATAGOUV_TEST_USER_ORG_ID"]
+        self.catalog = env["DATAGOUV_TEST_CATALOG_DATASET_ID"]
+        self.rid_indexed = env["DATAGOUV_TEST_RID_INDEXED"]
+        self.tmpdir = tmpdir
+        self.transport = transport
+        self.dataset_id: str | None = None
+        self.deleted = False
+        self.seen = Recorder()
+
+    def auth(self) -> dict:
+        return {"X-API-KEY": self.key}
+
+    def get_dataset(self, dataset_id: str):
+        """(status, JSON or None) of v1 /datasets/{id}/ read with the user's key."""
+        status, _, body = http("GET", f"{self.udata}/datasets/{dataset_id}/", headers=self.auth())
+        try:
+            return status, json.loads(body) if status == 200 else None
+        except ValueError:
+            return status, None
+
+
+@contextlib.asynccontextmanager
+async def served_session(binary: str, args: list[str], env: dict, transport: str, errlog_path: str):
+    """A server process on stdio or HTTP (stderr written to errlog_path), and an initialized session over it."""
+    if transport == "stdio":
+        with open(errlog_path, "w") as errlog:
+            params = StdioServerParameters(command=binary, args=["mcp", *args], env=env)
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write) as session:
+                    init = await session.initialize()
+                    yield session, init
+        return
+    process = subprocess.Popen([binary, "mcp", "--http", "127.0.0.1:0", *args], env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    found: dict = {}
+    ready = threading.Event()
+
+    def drain() -> None:
+        with open(errlog_path, "w") as log:
+            for line in process.stderr:
+                log.write(line)
+                log.flush()
+                prefix = "datagouv mcp: serving "
+                if line.startswith(prefix) and "url" not in found:
+                    found["url"] = line[len(prefix):].strip()
+                    ready.set()
+        ready.set()
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    try:
+        await asyncio.to_thread(ready.wait, 30)
+        url = found.get("url")
+        if not url:
+            raise RuntimeError(f"the HTTP server printed no URL (exit code {process.poll()}, stderr in {errlog_path})")
+        async with streamablehttp_client(url) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                yield session, init
+    finally:
+        if process.poll() is None:
+            process.send_signal(2)  # SIGINT: the server's graceful shutdown
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        drainer.join(5)
+
+
+async def check_write_tools_listed(session: ClientSession, w: WriteContext) -> None:
+    listed = await session.list_tools()
+    w.seen.add(json.dumps([tool.model_dump(mode="json") for tool in listed.tools], ensure_ascii=False))
+    tools = {tool.name: tool for tool in listed.tools}
+    for name, (read_only, destructive) in WRITE_ANNOTATIONS.items():
+        tool = tools.get(name)
+        if not R.check(f"writes list_tools: {name} present with --allow-writes and a key", tool is not None, f"tools: {sorted(tools)}"):
+            continue
+        notes = tool.annotations
+        R.check(f"writes list_tools: {name} readOnlyHint={str(read_only).lower()} destructiveHint={str(destructive).lower()}",
+                notes is not None and notes.readOnlyHint is read_only and notes.destructiveHint is destructive, notes)
+    params = {"create_dataset": ["title", "description", "organization", "tags"],
+              "update_dataset": ["dataset_id", "changes"], "upload_resource": ["dataset_id", "file"]}
+    for name, wanted in params.items():
+        if name in tools:
+            props = set((tools[name].inputSchema or {}).get("properties", {}))
+            R.check(f"writes list_tools: {name} has {', '.join(wanted)}", all(p in props for p in wanted), sorted(props))
+    absent = [n for n in list(OFFICIAL) + list(EXTRA) if n not in tools]
+    R.check("writes list_tools: the read tools and export_resource_data are still offered", not absent, f"missing {absent}")
+
+
+async def check_writes(session: ClientSession, w: WriteContext) -> None:
+    stamp = f"{int(time.time())}-{os.getpid()}-{w.transport}"
+    title = f"Sonde MCP écritures {stamp}"
+    description = "Créé par tests/mcp/check_mcp.py (phase d'écriture), supprimé à la fin."
+    tags = ["sonde-mcp", "datagouv-rs"]
+    result = w.seen.result(await call(session, "create_dataset",
+                                      {"title": title, "description": description, "tags": tags, "organization": w.org}))
+    good, why = well_formed(result)
+    R.check("create_dataset: well-formed answer", good, why)
+    data = result.structuredContent if good else {}
+    w.dataset_id = data.get("id")
+    if not R.check("create_dataset: answer carries the new id and title", bool(w.dataset_id) and data.get("title") == title,
+                   f"{data!r} {text_of(result)[:300]!r}"):
+        return
+    status, direct = w.get_dataset(w.dataset_id)
+    if not R.check("create_dataset: GET /datasets/{id}/ with the user's key finds it", status == 200 and direct,
+                   f"HTTP {status}"):
+        return
+    R.check("create_dataset: title, description, tags and organization as sent",
+            (direct.get("title"), direct.get("description"), sorted(direct.get("tags") or []),
+             (direct.get("organization") or {}).get("id")) == (title, description, sorted(tags), w.org),
+            f"{(direct.get('title'), direct.get('description'), direct.get('tags'), (direct.get('organization') or {}).get('id'))}")
+    R.check("create_dataset: the dataset is private", direct.get("private") is True, f"private={direct.get('private')!r}")
+    anonymous, _, _ = http("GET", f"{w.udata}/datasets/{w.dataset_id}/")
+    R.check(f"create_dataset: not visible without a key (HTTP {anonymous})", anonymous in (401, 403, 404), f"HTTP {anonymous}")
+    R.check("create_dataset: no resource yet", direct.get("resources") == [], direct.get("resources"))
+
+    new_description = f"Description changée par update_dataset ({stamp}) — ça marche."
+    result = w.seen.result(await call(session, "update_dataset",
+                                      {"dataset_id": w.dataset_id, "changes": {"description": new_description}}))
+    good, why = well_formed(result)
+    R.check("update_dataset: well-formed answer", good, why)
+    data = result.structuredContent if good else {}
+    R.check("update_dataset: answer names the dataset and the field", data.get("id") == w.dataset_id and data.get("updated") == ["description"],
+            data)
+    status, direct = w.get_dataset(w.dataset_id)
+    R.check("update_dataset: GET shows the new description, same title, still private",
+            status == 200 and direct and direct.get("description") == new_description and direct.get("title") == title
+            and direct.get("private") is True,
+            f"HTTP {status} {(direct or {}).get('description')!r} {(direct or {}).get('title')!r} private={(direct or {}).get('private')!r}")
+
+    content = "code,libellé,valeur\n" + "".join(f"{i:03d},ligne {i} é,{i * 1.5}\n" for i in range(1, 41))
+    raw = content.encode("utf-8")
+    name = "sonde-ecriture.csv"
+    with open(os.path.join(w.tmpdir, name), "wb") as handle:
+        handle.write(raw)
+    result = w.seen.result(await call(session, "upload_resource", {"dataset_id": w.dataset_id, "file": name}))
+    good, why = well_formed(result)
+    R.check("upload_resource: well-formed answer", good, why)
+    data = result.structuredContent if good else {}
+    rid = data.get("id")
+    status, direct = w.get_dataset(w.dataset_id)
+    resources = (direct or {}).get("resources") or []
+    match = [r for r in resources if r.get("title") == name]
+    R.check(f"upload_resource: GET shows one resource titled {name!r}, id as answered",
+            status == 200 and len(resources) == 1 and len(match) == 1 and match[0].get("id") == rid and rid,
+            f"HTTP {status} answer id {rid} resources {[(r.get('id'), r.get('title')) for r in resources]}")
+    if match:
+        resource = match[0]
+        R.check(f"upload_resource: filesize equals the file's {len(raw)} bytes", resource.get("filesize") == len(raw),
+                f"filesize={resource.get('filesize')!r}")
+        checksum = resource.get("checksum") or {}
+        if checksum.get("type") == "sha1":
+            R.check("upload_resource: udata's sha1 equals the file's", checksum.get("value") == hashlib.sha1(raw).hexdigest(),
+                    f"{checksum} vs {hashlib.sha1(raw).hexdigest()}")
+        R.check("upload_resource: the answer's url is the resource's", data.get("url") == resource.get("url"),
+                f"{data.get('url')} vs {resource.get('url')}")
+
+    # a path outside the allowed directory: refused, nothing uploaded (the file exists, so only the path is at fault)
+    with open(os.path.join(os.path.dirname(w.tmpdir), "x.csv"), "w") as handle:
+        handle.write("a,b\n1,2\n")
+    result = w.seen.result(await call(session, "upload_resource", {"dataset_id": w.dataset_id, "file": "../x.csv"}))
+    R.check("upload_resource '../x.csv': isError", is_error_result(result), f"isError={result.isError} {text_of(result)[:300]!r}")
+    status, direct = w.get_dataset(w.dataset_id)
+    R.check("upload_resource '../x.csv': the dataset still has one resource",
+            status == 200 and len((direct or {}).get("resources") or []) == 1,
+            f"HTTP {status} {len((direct or {}).get('resources') or [])} resources")
+
+
+async def check_write_errors(session: ClientSession, w: WriteContext) -> None:
+    missing = "000000000000000000000000"
+    status, _ = w.get_dataset(missing)
+    result = w.seen.result(await call(session, "get_dataset_info", {"dataset_id": missing}))
+    R.check(f"writes errors: get_dataset_info on a missing id (udata HTTP {status}) → isError",
+            status == 404 and is_error_result(result), f"isError={result.isError} {text_of(result)[:300]!r}")
+    result = w.seen.result(await call(session, "update_dataset", {"dataset_id": missing, "changes": {"description": "x"}}))
+    R.check("writes errors: update_dataset on a missing id → isError", is_error_result(result),
+            f"isError={result.isError} {text_of(result)[:300]!r}")
+    try:
+        result = w.seen.result(await call(session, "query_resource_data",
+                                          {"resource_id": w.rid_indexed, "filter_column": "categorie",
+                                           "filter_value": "alpha", "filter_operator": "no_such_operator"}))
+        R.check("writes errors: query_resource_data filter_operator='no_such_operator' → isError", is_error_result(result),
+                f"isError={result.isError} {text_of(result)[:300]!r}")
+    except McpError as err:
+        w.seen.error(err)
+        R.check(f"writes errors: query_resource_data filter_operator='no_such_operator' → refused (JSON-RPC {err.error.code})",
+                err.error.code in (-32602, -32600), f"{err.error.code} {err.error.message}")
+    result = w.seen.result(await call(session, "get_dataset_info", {"dataset_id": w.catalog}))
+    good, why = well_formed(result)
+    R.check("writes errors: the server still answers afterwards", good and result.structuredContent.get("id") == w.catalog, why)
+
+
+async def run_writes_session(binary: str, w: WriteContext, env: dict, errlog_path: str) -> None:
+    args = ["--allow-files", w.tmpdir, "--allow-writes"]
+    async with served_session(binary, args, env, w.transport, errlog_path) as (session, init):
+        w.seen.add(init.model_dump_json())
+        await R.group("writes list_tools", check_write_tools_listed, session, w)
+        await R.group("writes", check_writes, session, w)
+        await R.group("writes errors", check_write_errors, session, w)
+
+
+def delete_written_dataset(w: WriteContext) -> None:
+    if not w.dataset_id or w.deleted:
+        return
+    status, _, body = http("DELETE", f"{w.udata}/datasets/{w.dataset_id}/", headers=w.auth())
+    w.deleted = status in (200, 204)
+    after, direct = w.get_dataset(w.dataset_id)
+    gone = after in (404, 410) or (after == 200 and direct and direct.get("deleted"))
+    R.check(f"writes cleanup: DELETE /datasets/{{id}}/ (HTTP {status}), then GET → {after}", w.deleted and gone,
+            f"DELETE {status} {body[:200]!r}; GET {after}")
+
+
+def run_writes_phase(binary: str, env: dict, work: str, transport: str, home: str) -> None:
+    allowed = os.path.join(work, "writes", "allowed")
+    os.makedirs(allowed)
+    errlog_path = os.path.join(work, "writes", "server-stderr.log")
+    w = WriteContext(env, allowed, transport)
+    server = {**server_env(env, home), "DATAGOUV_API_KEY": w.key}
+    try:
+        asyncio.run(run_writes_session(binary, w, server, errlog_path))
+    except BaseException as exc:  # noqa: BLE001 - a crashed session is a failure
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if isinstance(exc, BaseExceptionGroup):
+            detail += " | " + "; ".join(repr(e)[:200] for e in exc.exceptions)
+        R.check("writes: session ran to the end", False, f"{detail} (server stderr: {errlog_path})")
+        raise KeepWork() from exc
+    finally:
+        delete_written_dataset(w)
+        stderr = ""
+        if os.path.exists(errlog_path):
+            with open(errlog_path, encoding="utf-8", errors="replace") as handle:
+                stderr = handle.read()
+        leaks = [item[:200] for item in w.seen.items if w.key in item]
+        R.check(f"key hygiene: the key is in none of the {len(w.seen.items)} texts/structured contents returned", not leaks,
+                f"{len(leaks)} contain it (first, key masked): {leaks[0].replace(w.key, '<KEY>') if leaks else ''}")
+        R.check(f"key hygiene: the key is not in the server's stderr ({len(stderr)} chars)", w.key not in stderr,
+                f"found in {errlog_path}")
+        R.figure(f"writes_answers_scanned={len(w.seen.items)} writes_stderr_chars={len(stderr)}")
+
+
+class KeepWork(Exception):
+    """The writes phase failed in a way whose files are worth keeping."""
+
+
+# ---------------------------------------------------------------------------
+# command-line refusals: the process must exit before serving
+
+
+def run_refusal(binary: str, args: list[str], env: dict) -> tuple[int | None, str]:
+    try:
+        done = subprocess.run([binary, "mcp", *args], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=20)
+        return done.returncode, done.stderr + done.stdout
+    except subprocess.TimeoutExpired as err:
+        out = (err.stderr or b"").decode("utf-8", "replace") if isinstance(err.stderr, bytes) else (err.stderr or "")
+        return None, f"still running after 20 s: {out[:300]}"
+
+
+def check_refusals(binary: str, env: dict, home: str, allowed: str) -> None:
+    plain = server_env(env, home)  # no DATAGOUV_API_KEY, an empty config directory
+    code, message = run_refusal(binary, ["--allow-writes"], plain)
+    R.check(f"refusal: --allow-writes without DATAGOUV_API_KEY exits non-zero (exit {code})", code not in (None, 0),
+            message[:300])
+    R.check("refusal: its message mentions the API key", "api key" in message.lower() or "DATAGOUV_API_KEY" in message,
+            message[:300])
+    code, message = run_refusal(binary, ["--allow-writes", "--allow-files", allowed], plain)
+    R.check(f"refusal: --allow-writes --allow-files without a key exits non-zero too (exit {code})",
+            code not in (None, 0) and ("api key" in message.lower() or "DATAGOUV_API_KEY" in message), message[:300])
+    code, message = run_refusal(binary, ["--http", "0.0.0.0:0"], plain)
+    R.check(f"refusal: --http 0.0.0.0:0 without --allow-remote exits 2 (exit {code})", code == 2, message[:300])
+    R.check("refusal: its message mentions --allow-remote", "--allow-remote" in message, message[:300])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", required=True, help="the datagouv binary")
@@ -969,7 +1286,7 @@ def main() -> int:
 
     needed = ["DATAGOUV_TEST_UDATA_BASE_URL", "DATAGOUV_TEST_UDATA_URL", "DATAGOUV_TEST_UDATA_V2_URL",
               "DATAGOUV_TEST_TABULAR_URL", "DATAGOUV_TEST_METRICS_URL", "DATAGOUV_TEST_ADMIN_KEY",
-              "DATAGOUV_TEST_CATALOG_DATASET_ID"] + [f"DATAGOUV_TEST_RID_{n}" for n in ("TYPES", "INDEXED", "NOT_AGGREGATED", "DELETED", "BIG")]
+              "DATAGOUV_TEST_CATALOG_DATASET_ID", "DATAGOUV_TEST_USER_KEY", "DATAGOUV_TEST_USER_ORG_ID"] + [f"DATAGOUV_TEST_RID_{n}" for n in ("TYPES", "INDEXED", "NOT_AGGREGATED", "DELETED", "BIG")]
     missing = [name for name in needed if not os.environ.get(name)]
     binary = os.path.abspath(args.binary)
     if missing or not os.access(binary, os.X_OK):
@@ -999,6 +1316,11 @@ def main() -> int:
         args.keep = True
     finally:
         cleanup_dataservice(ctx)
+    try:
+        run_writes_phase(binary, dict(os.environ), work, args.transport, home)
+    except KeepWork:
+        args.keep = True
+    check_refusals(binary, dict(os.environ), home, allowed)
     if args.keep:
         print(f"# kept {work}", file=sys.stderr)
     else:
