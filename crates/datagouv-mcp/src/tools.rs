@@ -311,6 +311,26 @@ fn answer(text: String, data: Value) -> CallToolResult {
     result
 }
 
+/// A page of search results: the text ended by how to get the next page,
+/// and the page's items under `key` with the page numbers.
+fn page_answer(
+    tool: &str,
+    key: &str,
+    mut text: String,
+    (total, page, size): (u64, u64, u64),
+    items: Vec<Value>,
+) -> CallToolResult {
+    let more = page * size < total;
+    text.push_str(&render::next_page(tool, page, more));
+    let mut data = Map::new();
+    data.insert("total".into(), json!(total));
+    data.insert("page".into(), json!(page));
+    data.insert("page_size".into(), json!(size));
+    data.insert("next_page".into(), json!(more.then_some(page + 1)));
+    data.insert(key.into(), Value::Array(items));
+    answer(text, Value::Object(data))
+}
+
 /// A tool error carrying what went wrong and what to do.
 fn refuse(message: impl std::fmt::Display) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(format!("Error: {message}"))])
@@ -577,9 +597,7 @@ impl DatagouvMcp {
                 let _ = writeln!(text, "   Resources: {resources}\n");
                 items.push(json!({"id": id, "title": title, "slug": dataset["slug"], "organization": dataset["organization"]["name"], "resources": resources}));
             }
-            let more = page * size < total;
-            text.push_str(&render::next_page("search_datasets", page, more));
-            Ok(answer(text, json!({"total": total, "page": page, "page_size": size, "next_page": more.then_some(page + 1), "datasets": items})))
+            Ok(page_answer("search_datasets", "datasets", text, (total, page, size), items))
         }.await)
     }
 
@@ -595,41 +613,57 @@ impl DatagouvMcp {
         &self,
         Parameters(args): Parameters<SearchOrganizations>,
     ) -> ToolResult {
-        finish(async {
-            let (page, size) = page_bounds(args.page, args.page_size, 100)?;
-            let query = (!args.query.is_empty()).then(|| args.query.clone());
-            let path = with_query("/organizations/search/", &[
-                ("q", query),
-                ("page", Some(page.to_string())),
-                ("page_size", Some(size.to_string())),
-                ("sort", args.sort.clone()),
-                ("badge", args.badge.clone()),
-                ("name", args.name.clone()),
-                ("business_number_id", args.business_number_id.clone()),
-            ]);
-            let found = self.v2(&path).await?;
-            let total = found["total"].as_u64().unwrap_or(0);
-            let mut text = format!("Found {total} organization(s); page {page}:\n\n");
-            let mut items = Vec::new();
-            for (index, org) in found["data"].as_array().into_iter().flatten().enumerate() {
-                let id = render::text(org, "id").unwrap_or_default();
-                let name = render::text(org, "name").unwrap_or("Untitled");
-                let acronym = render::text(org, "acronym").map(|a| format!(" ({a})")).unwrap_or_default();
-                let _ = writeln!(text, "{}. {name}{acronym}\n   ID: {id}", (page - 1) * size + index as u64 + 1);
-                if let Some(slug) = render::text(org, "slug") {
-                    let _ = writeln!(text, "   Slug: {slug}");
+        finish(
+            async {
+                let (page, size) = page_bounds(args.page, args.page_size, 100)?;
+                let query = (!args.query.is_empty()).then(|| args.query.clone());
+                let path = with_query(
+                    "/organizations/search/",
+                    &[
+                        ("q", query),
+                        ("page", Some(page.to_string())),
+                        ("page_size", Some(size.to_string())),
+                        ("sort", args.sort.clone()),
+                        ("badge", args.badge.clone()),
+                        ("name", args.name.clone()),
+                        ("business_number_id", args.business_number_id.clone()),
+                    ],
+                );
+                let found = self.v2(&path).await?;
+                let total = found["total"].as_u64().unwrap_or(0);
+                let mut text = format!("Found {total} organization(s); page {page}:\n\n");
+                let mut items = Vec::new();
+                for (index, org) in found["data"].as_array().into_iter().flatten().enumerate() {
+                    let id = render::text(org, "id").unwrap_or_default();
+                    let name = render::text(org, "name").unwrap_or("Untitled");
+                    let acronym = render::text(org, "acronym")
+                        .map(|a| format!(" ({a})"))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        text,
+                        "{}. {name}{acronym}\n   ID: {id}",
+                        (page - 1) * size + index as u64 + 1
+                    );
+                    if let Some(slug) = render::text(org, "slug") {
+                        let _ = writeln!(text, "   Slug: {slug}");
+                    }
+                    let badges = names(org.get("badges"), "kind", 10);
+                    if !badges.is_empty() {
+                        let _ = writeln!(text, "   Badges: {badges}");
+                    }
+                    text.push('\n');
+                    items.push(json!({"id": id, "name": name, "slug": org["slug"]}));
                 }
-                let badges = names(org.get("badges"), "kind", 10);
-                if !badges.is_empty() {
-                    let _ = writeln!(text, "   Badges: {badges}");
-                }
-                text.push('\n');
-                items.push(json!({"id": id, "name": name, "slug": org["slug"]}));
+                Ok(page_answer(
+                    "search_organizations",
+                    "organizations",
+                    text,
+                    (total, page, size),
+                    items,
+                ))
             }
-            let more = page * size < total;
-            text.push_str(&render::next_page("search_organizations", page, more));
-            Ok(answer(text, json!({"total": total, "page": page, "page_size": size, "next_page": more.then_some(page + 1), "organizations": items})))
-        }.await)
+            .await,
+        )
     }
 
     /// A dataset's metadata: title, description, organization, tags, resources, dates, license.
@@ -824,34 +858,57 @@ impl DatagouvMcp {
         &self,
         Parameters(args): Parameters<SearchDataservices>,
     ) -> ToolResult {
-        finish(async {
-            let (page, size) = page_bounds(args.page, args.page_size, 100)?;
-            let path = with_query("/dataservices/search/", &[
-                ("q", (!args.query.is_empty()).then(|| args.query.clone())),
-                ("page", Some(page.to_string())),
-                ("page_size", Some(size.to_string())),
-            ]);
-            let found = self.v2(&path).await?;
-            let total = found["total"].as_u64().unwrap_or(0);
-            let mut text = format!("Found {total} third-party API(s) for query '{}'; page {page}:\n\n", args.query);
-            let mut items = Vec::new();
-            for (index, service) in found["data"].as_array().into_iter().flatten().enumerate() {
-                let id = render::text(service, "id").unwrap_or_default();
-                let title = render::text(service, "title").unwrap_or("Untitled");
-                let _ = writeln!(text, "{}. {title}\n   ID: {id}", (page - 1) * size + index as u64 + 1);
-                if let Some(description) = render::text(service, "description") {
-                    let _ = writeln!(text, "   Description: {}", render::cut(description, SHORT_CUT, "get_dataservice_info gives more"));
+        finish(
+            async {
+                let (page, size) = page_bounds(args.page, args.page_size, 100)?;
+                let path = with_query(
+                    "/dataservices/search/",
+                    &[
+                        ("q", (!args.query.is_empty()).then(|| args.query.clone())),
+                        ("page", Some(page.to_string())),
+                        ("page_size", Some(size.to_string())),
+                    ],
+                );
+                let found = self.v2(&path).await?;
+                let total = found["total"].as_u64().unwrap_or(0);
+                let mut text = format!(
+                    "Found {total} third-party API(s) for query '{}'; page {page}:\n\n",
+                    args.query
+                );
+                let mut items = Vec::new();
+                for (index, service) in found["data"].as_array().into_iter().flatten().enumerate() {
+                    let id = render::text(service, "id").unwrap_or_default();
+                    let title = render::text(service, "title").unwrap_or("Untitled");
+                    let _ = writeln!(
+                        text,
+                        "{}. {title}\n   ID: {id}",
+                        (page - 1) * size + index as u64 + 1
+                    );
+                    if let Some(description) = render::text(service, "description") {
+                        let _ = writeln!(
+                            text,
+                            "   Description: {}",
+                            render::cut(description, SHORT_CUT, "get_dataservice_info gives more")
+                        );
+                    }
+                    if let Some(url) = render::text(service, "base_api_url") {
+                        let _ = writeln!(text, "   Base API URL: {url}");
+                    }
+                    text.push('\n');
+                    items.push(
+                        json!({"id": id, "title": title, "base_api_url": service["base_api_url"]}),
+                    );
                 }
-                if let Some(url) = render::text(service, "base_api_url") {
-                    let _ = writeln!(text, "   Base API URL: {url}");
-                }
-                text.push('\n');
-                items.push(json!({"id": id, "title": title, "base_api_url": service["base_api_url"]}));
+                Ok(page_answer(
+                    "search_dataservices",
+                    "dataservices",
+                    text,
+                    (total, page, size),
+                    items,
+                ))
             }
-            let more = page * size < total;
-            text.push_str(&render::next_page("search_dataservices", page, more));
-            Ok(answer(text, json!({"total": total, "page": page, "page_size": size, "next_page": more.then_some(page + 1), "dataservices": items})))
-        }.await)
+            .await,
+        )
     }
 
     /// A third-party API's metadata: description, base URL, OpenAPI document URL, organization, license.
