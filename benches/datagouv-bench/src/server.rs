@@ -665,6 +665,15 @@ fn resource_json(state: &AppState, title: &str, filesize: u64) -> Value {
         "format": title.rsplit_once('.').map_or("bin", |(_, ext)| ext),
         "mime": "application/octet-stream",
         "url": format!("{}/files/{id}/{title}", state.base),
+        // What udata's resource answers always carry (the guaranteed fields
+        // of specs/overlay/main-common.yaml).
+        "latest": format!("{}/api/1/datasets/r/{id}", state.base),
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "last_modified": "2026-01-01T00:00:00+00:00",
+        "internal": {
+            "created_at_internal": "2026-01-01T00:00:00+00:00",
+            "last_modified_internal": "2026-01-01T00:00:00+00:00",
+        },
     });
     state
         .resources

@@ -2,8 +2,9 @@
 //! generate: resource files (with udata's chunked protocol for large ones),
 //! community resource files, avatars, logos, banners and images.
 //!
-//! A file is read one chunk at a time (8 MiB by default), so memory stays
-//! bounded whatever its size. Above one chunk the upload uses udata's
+//! A file is read one chunk at a time (8 MiB by default), the next part
+//! while the current one is sent, so memory stays bounded (two parts)
+//! whatever its size. Above one chunk the upload uses udata's
 //! protocol: every part is sent with the same `uuid`, its `partindex`,
 //! `totalparts` and `chunksize`, then a last request without a file
 //! assembles them. A part that fails is sent again (re-sending a part
@@ -321,21 +322,31 @@ impl Client {
         }
         let id = uuid::Uuid::new_v4().to_string();
         let mut sent = 0;
+        let mut bytes = read_part(&mut source, options.chunk_size.min(total)).await?;
         for index in 0..parts {
-            let size = options.chunk_size.min(total - sent);
-            let bytes = read_part(&mut source, size).await?;
+            let size = bytes.len() as u64;
+            // Part n+1 is read while part n is on the wire: two parts in
+            // memory at most.
+            let next_size = options.chunk_size.min(total - sent - size);
             let (id, name) = (id.clone(), name.clone());
-            let ack: serde_json::Value = self
-                .send_form(Method::POST, path, true, move || {
-                    Form::new()
-                        .text("uuid", id.clone())
-                        .text("filename", name.clone())
-                        .text("partindex", index.to_string())
-                        .text("totalparts", parts.to_string())
-                        .text("chunksize", size.to_string())
-                        .part("file", file_part(&bytes, &name))
-                })
-                .await?;
+            let part = bytes.clone();
+            let send = self.send_form(Method::POST, path, true, move || {
+                Form::new()
+                    .text("uuid", id.clone())
+                    .text("filename", name.clone())
+                    .text("partindex", index.to_string())
+                    .text("totalparts", parts.to_string())
+                    .text("chunksize", size.to_string())
+                    .part("file", file_part(&part, &name))
+            });
+            let read = async {
+                match next_size {
+                    0 => Ok(Bytes::new()),
+                    next => read_part(&mut source, next).await,
+                }
+            };
+            let (ack, next): (Result<serde_json::Value, Error>, _) = futures::join!(send, read);
+            let ack = ack?;
             if ack.get("success").and_then(|s| s.as_bool()) != Some(true) {
                 return Err(Error::InvalidInput(format!(
                     "the server refused part {index} of {parts}: {ack}"
@@ -345,6 +356,7 @@ impl Client {
             if let Some(callback) = options.on_progress.as_mut() {
                 callback(sent, total);
             }
+            bytes = next?;
         }
         self.send_form(Method::POST, path, false, move || {
             Form::new()
