@@ -3,6 +3,7 @@
 //! servers send.
 
 mod decode;
+mod downloads;
 mod drift;
 mod facade;
 mod fault_server;

@@ -405,7 +405,17 @@ impl Client {
         url: Url,
         operation: &'static str,
     ) -> Result<reqwest::Response, Error> {
-        let request = reqwest::Request::new(reqwest::Method::GET, url);
+        self.send_get(reqwest::Request::new(reqwest::Method::GET, url), operation)
+            .await
+    }
+
+    /// Sends a prepared GET (extra headers kept) with the key handling,
+    /// redirects and retries of every request.
+    pub(crate) async fn send_get(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> Result<reqwest::Response, Error> {
         self.transport
             .send_with_retries(&self.http, request, operation)
             .await

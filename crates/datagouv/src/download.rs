@@ -4,9 +4,23 @@
 //! when there is one, written under a temporary name and renamed only when
 //! complete and verified. The API key never reaches the file host: the
 //! transport drops it on every redirect that leaves the API origins.
+//!
+//! A download can be conditional (`If-None-Match`/`If-Modified-Since` from
+//! what an earlier download recorded: an unchanged file is not sent again)
+//! and resumable (an interrupted file is kept under its temporary name with
+//! the validators it came with, and continued with `Range` and `If-Range`,
+//! so a file that changed meanwhile is fetched whole again).
 
 use futures::StreamExt;
 use md5::Md5;
+use reqwest::{
+    StatusCode,
+    header::{
+        CONTENT_RANGE, ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+        LAST_MODIFIED, RANGE,
+    },
+};
+use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -59,11 +73,47 @@ pub enum DownloadSource {
 /// A progress callback: (bytes received, total when known).
 type ProgressCallback = Box<dyn FnMut(u64, Option<u64>) + Send>;
 
+/// What identifies the version of a file a server sent: its `ETag` and
+/// `Last-Modified` headers, as an earlier download recorded them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    /// The `ETag` header.
+    pub etag: Option<String>,
+    /// The `Last-Modified` header.
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    fn of(response: &reqwest::Response) -> Validators {
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        }
+    }
+
+    /// The strongest validator for `If-Range`: a strong ETag, else the date.
+    fn for_if_range(&self) -> Option<&str> {
+        match &self.etag {
+            Some(etag) if !etag.starts_with("W/") => Some(etag),
+            _ => self.last_modified.as_deref(),
+        }
+    }
+}
+
 /// How a download runs.
 #[derive(Default)]
 pub struct DownloadOptions {
     checksum: Option<Checksum>,
     on_progress: Option<ProgressCallback>,
+    unless_unchanged: Option<Validators>,
+    resumable: bool,
 }
 
 impl DownloadOptions {
@@ -78,6 +128,22 @@ impl DownloadOptions {
         self.on_progress = Some(Box::new(callback));
         self
     }
+
+    /// Ask for the file only if it changed since an earlier download that
+    /// recorded these validators (`If-None-Match`, `If-Modified-Since`); a
+    /// `304 Not Modified` leaves the file as it is and is reported as such.
+    pub fn unless_unchanged(mut self, validators: Validators) -> Self {
+        self.unless_unchanged = Some(validators);
+        self
+    }
+
+    /// Keep an interrupted download under its temporary name and continue
+    /// it next time with `Range` (guarded by `If-Range`: a file that changed
+    /// is fetched whole); without it a failed download leaves nothing.
+    pub fn resumable(mut self) -> Self {
+        self.resumable = true;
+        self
+    }
 }
 
 /// What a download wrote.
@@ -89,6 +155,21 @@ pub struct DownloadSummary {
     pub verified: Option<Checksum>,
     /// The URL the file finally came from.
     pub url: String,
+    /// The file's validators as the server sent them (for a later
+    /// [`DownloadOptions::unless_unchanged`]).
+    pub validators: Validators,
+    /// Bytes already on disk from an interrupted download, continued with
+    /// `Range` (0 when the file came whole).
+    pub resumed_from: u64,
+    /// The server answered `304 Not Modified`: nothing was written.
+    pub not_modified: bool,
+}
+
+/// What a resumable download keeps beside its partial file.
+#[derive(Serialize, Deserialize)]
+struct PartialRecord {
+    url: String,
+    validators: Validators,
 }
 
 enum Hasher {
@@ -148,17 +229,29 @@ impl Client {
         };
         let url = reqwest::Url::parse(&url)
             .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?;
-        let temporary = temporary_path(path);
+        let resumable = options.resumable;
+        let temporary = if resumable {
+            resumable_path(path)
+        } else {
+            temporary_path(path)
+        };
         let result = self.download_to(url, &temporary, options).await;
         match result {
+            Ok(summary) if summary.not_modified => Ok(summary),
             Ok(summary) => {
                 tokio::fs::rename(&temporary, path)
                     .await
                     .map_err(|e| io_error(path, e))?;
+                let _ = tokio::fs::remove_file(record_path(&temporary)).await;
                 Ok(summary)
+            }
+            // A resumable download keeps what arrived, unless it proved wrong.
+            Err(error) if resumable && !matches!(error, Error::ChecksumMismatch { .. }) => {
+                Err(error)
             }
             Err(error) => {
                 let _ = tokio::fs::remove_file(&temporary).await;
+                let _ = tokio::fs::remove_file(record_path(&temporary)).await;
                 Err(error)
             }
         }
@@ -189,17 +282,99 @@ impl Client {
         temporary: &Path,
         mut options: DownloadOptions,
     ) -> Result<DownloadSummary, Error> {
-        let response = self.get_url(url, "download").await?;
+        // What an interrupted run left: its size and the validators it came with.
+        let partial = match options.resumable {
+            true => read_partial(temporary, &url).await,
+            false => None,
+        };
+        let mut request = reqwest::Request::new(reqwest::Method::GET, url.clone());
+        let headers = request.headers_mut();
+        if let Some((offset, validators)) = &partial
+            && let Some(guard) = validators
+                .for_if_range()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(
+                RANGE,
+                HeaderValue::from_str(&format!("bytes={offset}-")).expect("ASCII"),
+            );
+            headers.insert(IF_RANGE, guard);
+        }
+        if let Some(known) = &options.unless_unchanged {
+            if let Some(etag) = known
+                .etag
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                headers.insert(IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = known
+                .last_modified
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                headers.insert(IF_MODIFIED_SINCE, date);
+            }
+        }
+        let response = self.send_get(request, "download").await?;
+        let validators = Validators::of(&response);
+        let final_url = response.url().to_string();
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(DownloadSummary {
+                bytes: 0,
+                verified: None,
+                url: final_url,
+                validators: options.unless_unchanged.unwrap_or(validators),
+                resumed_from: 0,
+                not_modified: true,
+            });
+        }
         if !response.status().is_success() {
             return Err(Error::from_response(response).await);
         }
-        let final_url = response.url().to_string();
-        let total = response.content_length();
+        // 206 continues the partial file; any other success starts it anew.
+        let resumed_from = match (&partial, response.status()) {
+            (Some((offset, _)), StatusCode::PARTIAL_CONTENT)
+                if content_range_start(&response) == Some(*offset) =>
+            {
+                *offset
+            }
+            (_, StatusCode::PARTIAL_CONTENT) => {
+                return Err(Error::InvalidInput(format!(
+                    "{final_url} answered a range the download did not ask for; download again"
+                )));
+            }
+            _ => 0,
+        };
+        let total = response
+            .content_length()
+            .map(|length| length + resumed_from);
         let mut hasher = options.checksum.as_ref().map(|c| Hasher::new(c.kind));
-        let mut file = tokio::fs::File::create(temporary)
+        let mut file = if resumed_from > 0 {
+            if let Some(hasher) = hasher.as_mut() {
+                hash_file(temporary, hasher).await?;
+            }
+            tokio::fs::OpenOptions::new()
+                .append(true)
+                .open(temporary)
+                .await
+        } else {
+            tokio::fs::File::create(temporary).await
+        }
+        .map_err(|e| io_error(temporary, e))?;
+        if options.resumable {
+            let record = PartialRecord {
+                url: url.to_string(),
+                validators: validators.clone(),
+            };
+            tokio::fs::write(
+                record_path(temporary),
+                serde_json::to_vec(&record).expect("serialisable"),
+            )
             .await
             .map_err(|e| io_error(temporary, e))?;
-        let mut written = 0u64;
+        }
+        let mut written = resumed_from;
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(Error::Transport)?;
@@ -214,13 +389,18 @@ impl Client {
                 callback(written, total);
             }
         }
+        file.sync_all().await.map_err(|e| io_error(temporary, e))?;
         if total.is_some_and(|total| total != written) {
             return Err(Error::InvalidInput(format!(
-                "the download stopped after {written} of {} bytes; nothing was kept, download again",
-                total.unwrap_or_default()
+                "the download stopped after {written} of {} bytes; {}",
+                total.unwrap_or_default(),
+                if options.resumable {
+                    "download again to continue it"
+                } else {
+                    "nothing was kept, download again"
+                }
             )));
         }
-        file.sync_all().await.map_err(|e| io_error(temporary, e))?;
         if let (Some(expected), Some(hasher)) = (&options.checksum, hasher) {
             let actual = hasher.hex();
             if actual != expected.value.to_ascii_lowercase() {
@@ -232,11 +412,70 @@ impl Client {
             }
         }
         Ok(DownloadSummary {
-            bytes: written,
+            bytes: written - resumed_from,
             verified: options.checksum,
             url: final_url,
+            validators,
+            resumed_from,
+            not_modified: false,
         })
     }
+}
+
+/// The first byte of a `206` answer's `Content-Range: bytes START-END/LEN`.
+fn content_range_start(response: &reqwest::Response) -> Option<u64> {
+    let range = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+    range
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The size and validators of a partial file an earlier run left for the same URL.
+async fn read_partial(temporary: &Path, url: &reqwest::Url) -> Option<(u64, Validators)> {
+    let size = tokio::fs::metadata(temporary).await.ok()?.len();
+    let record: PartialRecord =
+        serde_json::from_slice(&tokio::fs::read(record_path(temporary)).await.ok()?).ok()?;
+    (size > 0 && record.url == url.as_str()).then_some((size, record.validators))
+}
+
+/// Feeds the bytes already on disk to the checksum.
+async fn hash_file(path: &Path, hasher: &mut Hasher) -> Result<(), Error> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io_error(path, e))?;
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .await
+            .map_err(|e| io_error(path, e))?;
+        if read == 0 {
+            return Ok(());
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+/// The stable temporary name of a resumable download (the same from one
+/// run to the next, unlike [`temporary_path`]).
+fn resumable_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial"))
+}
+
+/// Where a resumable download records the URL and validators of its partial file.
+fn record_path(temporary: &Path) -> PathBuf {
+    let mut name = temporary.as_os_str().to_owned();
+    name.push(".json");
+    PathBuf::from(name)
 }
 
 /// The name a file is written under until it is complete: hidden, beside

@@ -24,7 +24,9 @@ mod upload;
 pub use api_key::ApiKey;
 pub use config::{Client, ClientBuilder, Environment, METRICS_URL, TABULAR_URL, USER_AGENT};
 pub use csv_rows::{CsvRow, csv_rows};
-pub use download::{Checksum, ChecksumKind, DownloadOptions, DownloadSource, DownloadSummary};
+pub use download::{
+    Checksum, ChecksumKind, DownloadOptions, DownloadSource, DownloadSummary, Validators,
+};
 pub use error::{Error, GeneratedError, SendExt};
 #[cfg(feature = "parquet")]
 pub use export::ParquetStats;
