@@ -16,9 +16,9 @@ use tokio::{
 
 /// The file the server holds, its version, and its faults.
 #[derive(Default)]
-struct Hosted {
-    body: Vec<u8>,
-    version: u32,
+pub(crate) struct Hosted {
+    pub(crate) body: Vec<u8>,
+    pub(crate) version: u32,
     /// Cut the next answer after this many body bytes.
     cut_after: Option<u64>,
     /// Body bytes sent, over all answers.
@@ -27,9 +27,9 @@ struct Hosted {
     requests: Vec<String>,
 }
 
-struct FileServer {
-    url: String,
-    hosted: Arc<Mutex<Hosted>>,
+pub(crate) struct FileServer {
+    pub(crate) url: String,
+    pub(crate) hosted: Arc<Mutex<Hosted>>,
 }
 
 fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
@@ -40,7 +40,7 @@ fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
 }
 
 impl FileServer {
-    async fn start(body: Vec<u8>) -> FileServer {
+    pub(crate) async fn start(body: Vec<u8>) -> FileServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let hosted = Arc::new(Mutex::new(Hosted {
@@ -75,7 +75,7 @@ impl FileServer {
         FileServer { url, hosted }
     }
 
-    fn sent(&self) -> u64 {
+    pub(crate) fn sent(&self) -> u64 {
         self.hosted.lock().unwrap().sent
     }
 
@@ -93,13 +93,13 @@ fn respond(state: &Mutex<Hosted>, head: &str) -> (String, Vec<u8>) {
         .nth(1)
         .unwrap_or_default()
         .to_owned();
-    if path == "/missing" {
+    if path.starts_with("/missing") {
         return (
             "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(),
             Vec::new(),
         );
     }
-    let validators = path == "/etag";
+    let validators = path.starts_with("/etag");
     let etag = format!("\"v{}\"", hosted.version);
     if validators && header(head, "if-none-match") == Some(etag.as_str()) {
         return (
@@ -142,7 +142,7 @@ fn respond(state: &Mutex<Hosted>, head: &str) -> (String, Vec<u8>) {
     (answer, body)
 }
 
-fn content(size: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn content(size: usize, seed: u8) -> Vec<u8> {
     (0..size)
         .map(|i| b'a' + ((i * 7 + seed as usize) % 26) as u8)
         .collect()
@@ -340,7 +340,7 @@ async fn a_file_that_changed_or_a_host_without_range_restarts_cleanly() {
     assert!(!path.exists());
 }
 
-fn tempdir() -> std::path::PathBuf {
+pub(crate) fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "datagouv-downloads-{}-{}",
         std::process::id(),

@@ -11,6 +11,7 @@ mod faults;
 mod lists;
 mod publish;
 mod secrets;
+mod sync;
 mod tabular_export;
 mod tabular_metrics;
 mod tabular_query;

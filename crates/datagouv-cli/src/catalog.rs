@@ -373,7 +373,8 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
         | Command::Api(_)
         | Command::Auth(_)
         | Command::Config(_)
-        | Command::Mcp(_) => unreachable!("dispatched in main"),
+        | Command::Mcp(_)
+        | Command::Sync(_) => unreachable!("dispatched in main"),
     }
 }
 

@@ -142,9 +142,38 @@ pub enum Command {
     /// The config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Bring a local mirror of datasets up to date: fetch only what changed,
+    /// continue interrupted files, verify every file.
+    Sync(SyncArgs),
     /// Serve the SDK to AI assistants as a Model Context Protocol server
     /// (stdio by default): the official data.gouv.fr MCP tools and more.
     Mcp(McpArgs),
+}
+
+/// `sync …`
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Datasets to mirror (ids or slugs), then the mirror's directory.
+    #[arg(value_name = "DATASET... DIR", num_args = 1.., required = true)]
+    pub targets: Vec<String>,
+    /// Also every dataset of this organization (id or slug; repeatable).
+    #[arg(long, value_name = "ORG")]
+    pub organization: Vec<String>,
+    /// Also the datasets this search finds.
+    #[arg(long, short, value_name = "TEXT")]
+    pub query: Option<String>,
+    /// Delete the files of resources gone from the catalog (else kept and listed).
+    #[arg(long)]
+    pub delete: bool,
+    /// Print the plan; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Re-hash the local copies of hosted files instead of trusting the manifest.
+    #[arg(long)]
+    pub verify: bool,
+    /// Files fetched at a time (at most 2 per host).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
 }
 
 /// `mcp …`

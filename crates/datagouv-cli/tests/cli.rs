@@ -1131,3 +1131,13 @@ fn datasets_create_update_delete_and_resource_files() {
     let gone = stack.run(&["datasets", "show", &id]);
     assert_eq!(gone.code, 3, "{}", gone.render());
 }
+
+#[test]
+fn sync_without_anything_to_mirror_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("mirror");
+    let run = Run::of(bare_cli(), &["sync", target.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.render());
+    assert!(run.stderr.contains("nothing to mirror"), "{}", run.render());
+    assert!(!target.exists(), "nothing was created");
+}

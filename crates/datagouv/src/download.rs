@@ -442,6 +442,13 @@ async fn read_partial(temporary: &Path, url: &reqwest::Url) -> Option<(u64, Vali
     (size > 0 && record.url == url.as_str()).then_some((size, record.validators))
 }
 
+/// The checksum of a whole file, hexadecimal.
+pub(crate) async fn file_checksum(path: &Path, kind: ChecksumKind) -> Result<String, Error> {
+    let mut hasher = Hasher::new(kind);
+    hash_file(path, &mut hasher).await?;
+    Ok(hasher.hex())
+}
+
 /// Feeds the bytes already on disk to the checksum.
 async fn hash_file(path: &Path, hasher: &mut Hasher) -> Result<(), Error> {
     use tokio::io::AsyncReadExt;

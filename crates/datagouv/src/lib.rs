@@ -18,6 +18,7 @@ mod publish;
 mod query;
 mod rate_limit;
 mod retry;
+mod sync;
 mod transport;
 mod upload;
 
@@ -41,6 +42,7 @@ pub use query::{
 };
 pub use rate_limit::RateLimit;
 pub use retry::{Decision, Outcome, RetryPolicy};
+pub use sync::{MANIFEST, Manifest, ManifestEntry, SyncEvent, SyncPlan, SyncSummary, safe_name};
 pub use upload::{
     ImageUpload, ResourceUpload, UploadOptions, UploadSource, UploadedCommunityResource,
     UploadedImage, UploadedResource,

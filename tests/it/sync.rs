@@ -1,0 +1,216 @@
+//! `Client::sync` against the real udata: a dataset seeded here with two
+//! files udata hosts and three remote resources on a local file host (one
+//! with ETag and Range, one without, one that answers 404). The first run
+//! fetches all it can and records them; the second moves no byte; a file
+//! replaced through the API is the only one fetched again; a deleted
+//! resource is kept and reported, then removed with `delete(true)`.
+
+use crate::downloads::{FileServer, content, tempdir};
+use datagouv::{
+    Client, DatasetDraft, Manifest, ResourceUpload, SyncEvent, SyncPlan, SyncSummary,
+    UploadOptions, UploadSource,
+};
+use datagouv_tests::Stack;
+use futures::StreamExt;
+
+async fn run(client: &Client, plan: SyncPlan) -> (SyncSummary, Vec<SyncEvent>) {
+    let events: Vec<SyncEvent> = client.sync(plan).collect().await;
+    let Some(SyncEvent::Finished(summary)) = events.last().cloned() else {
+        panic!("the events end with Finished: {events:?}");
+    };
+    (summary, events)
+}
+
+async fn upload(
+    client: &Client,
+    target: ResourceUpload<'_>,
+    dir: &std::path::Path,
+    name: &str,
+    bytes: &[u8],
+) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let source = UploadSource::file(&path).await.unwrap();
+    client
+        .upload_resource(target, source, UploadOptions::default())
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn a_mirror_fetches_only_what_changed() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = Client::builder()
+        .main_url(stack.get("UDATA_BASE_URL"))
+        .api_key(stack.get("USER_KEY"))
+        .build()
+        .unwrap();
+    let host = FileServer::start(content(120_000, 7)).await;
+    let scratch = tempdir();
+    let dataset = client
+        .create_draft_dataset(DatasetDraft {
+            title: "Miroir du SDK".into(),
+            description: "Jeu de test de datagouv sync.".into(),
+            organization: Some(stack.get("USER_ORG_ID").to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = dataset.id.clone();
+    let first_file = content(50_000, 1);
+    let hosted_a = upload(
+        &client,
+        ResourceUpload::NewResource { dataset: &id },
+        &scratch,
+        "horaires.csv",
+        &first_file,
+    )
+    .await;
+    let hosted_b = upload(
+        &client,
+        ResourceUpload::NewResource { dataset: &id },
+        &scratch,
+        "arrets.csv",
+        &content(30_000, 2),
+    )
+    .await;
+    for (title, path) in [
+        ("avec etag", "/etag/data.csv"),
+        ("sans etag", "/plain/data.csv"),
+        ("absent", "/missing/data.csv"),
+    ] {
+        client
+            .add_remote_resource(&id, title, &format!("{}{path}", host.url), "csv")
+            .await
+            .unwrap();
+    }
+
+    let dir = tempdir().join("miroir");
+    let plan = || SyncPlan::new(&dir).dataset(id.as_str()).jobs(3);
+
+    // 1. Everything that exists is fetched and recorded; the 404 fails alone.
+    let (first, events) = run(&client, plan()).await;
+    assert_eq!(
+        (first.new, first.updated, first.unchanged, first.failed),
+        (4, 0, 0, 1),
+        "{events:?}"
+    );
+    assert_eq!(first.bytes, 50_000 + 30_000 + 120_000 + 120_000);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, SyncEvent::Failed { file, .. } if file.contains("data")))
+    );
+    let manifest = Manifest::read(&dir).await.unwrap();
+    assert_eq!(manifest.files.len(), 4);
+    for (path, entry) in &manifest.files {
+        let local = std::fs::metadata(dir.join(path)).unwrap();
+        assert_eq!(local.len(), entry.size, "{path}");
+        assert!(
+            path.starts_with(&format!("{}/", dataset.slug)),
+            "{path} is in the dataset's folder"
+        );
+    }
+    let hosted_entry = manifest
+        .files
+        .values()
+        .find(|e| e.resource_id == hosted_a)
+        .unwrap();
+    assert!(
+        hosted_entry
+            .checksum
+            .as_deref()
+            .is_some_and(|c| c.starts_with("sha1:"))
+    );
+    assert!(
+        manifest
+            .files
+            .values()
+            .any(|e| e.etag.as_deref() == Some("\"v1\""))
+    );
+    let sent = host.sent();
+
+    // 2. Nothing changed: no byte moves (hosted files decided by the
+    //    catalog, the ETag one by a 304).
+    let (second, _) = run(&client, plan()).await;
+    assert_eq!(
+        (second.new, second.updated, second.unchanged, second.bytes),
+        (0, 0, 4, 0)
+    );
+    assert_eq!(host.sent(), sent, "the remote host sent nothing again");
+    assert_eq!(host.hosted.lock().unwrap().version, 1);
+
+    // 3. One hosted file replaced through the API (under another file name:
+    //    udata refuses the same name within the same second): only it is
+    //    fetched, and it keeps its local name.
+    let replaced = content(70_000, 9);
+    upload(
+        &client,
+        ResourceUpload::ReplaceResource {
+            dataset: &id,
+            resource: &hosted_a,
+        },
+        &scratch,
+        "horaires-v2.csv",
+        &replaced,
+    )
+    .await;
+    let (third, _) = run(&client, plan()).await;
+    assert_eq!(
+        (third.updated, third.unchanged, third.bytes),
+        (1, 3, 70_000)
+    );
+    let path = Manifest::read(&dir)
+        .await
+        .unwrap()
+        .files
+        .into_iter()
+        .find(|(_, e)| e.resource_id == hosted_a)
+        .unwrap()
+        .0;
+    assert_eq!(std::fs::read(dir.join(&path)).unwrap(), replaced);
+
+    // 4. A resource deleted from the catalog: kept and reported, then
+    //    removed with delete(true).
+    client.delete_resource(&id, &hosted_b).await.unwrap();
+    let (kept, _) = run(&client, plan()).await;
+    assert_eq!((kept.gone, kept.deleted, kept.bytes), (1, 0, 0));
+    let gone_path = Manifest::read(&dir)
+        .await
+        .unwrap()
+        .files
+        .into_iter()
+        .find(|(_, e)| e.resource_id == hosted_b)
+        .unwrap()
+        .0;
+    assert!(dir.join(&gone_path).exists());
+    let (deleted, _) = run(&client, plan().delete(true)).await;
+    assert_eq!((deleted.gone, deleted.deleted), (0, 1));
+    assert!(!dir.join(&gone_path).exists());
+    assert!(
+        Manifest::read(&dir)
+            .await
+            .unwrap()
+            .files
+            .values()
+            .all(|e| e.resource_id != hosted_b)
+    );
+
+    // A dry run touches nothing.
+    let fresh = tempdir().join("essai");
+    let (dry, events) = run(
+        &client,
+        SyncPlan::new(&fresh).dataset(id.as_str()).dry_run(true),
+    )
+    .await;
+    assert_eq!(dry.bytes, 0);
+    assert!(!fresh.exists(), "a dry run creates nothing");
+    assert!(events.iter().any(
+        |e| matches!(e, SyncEvent::Skipped { reason, .. } if reason.starts_with("would fetch"))
+    ));
+
+    client.delete_dataset(&id).await.unwrap();
+}
