@@ -20,7 +20,7 @@ pub(crate) struct Hosted {
     pub(crate) body: Vec<u8>,
     pub(crate) version: u32,
     /// Cut the next answer after this many body bytes.
-    cut_after: Option<u64>,
+    pub(crate) cut_after: Option<u64>,
     /// Body bytes sent, over all answers.
     sent: u64,
     /// Request heads received.
@@ -79,7 +79,7 @@ impl FileServer {
         self.hosted.lock().unwrap().sent
     }
 
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.hosted.lock().unwrap().requests.clone()
     }
 }

@@ -132,6 +132,7 @@ async fn a_mirror_fetches_only_what_changed() {
             .any(|e| e.etag.as_deref() == Some("\"v1\""))
     );
     let sent = host.sent();
+    let asked = host.requests().len();
 
     // 2. Nothing changed: no byte moves (hosted files decided by the
     //    catalog, the ETag one by a 304).
@@ -141,7 +142,20 @@ async fn a_mirror_fetches_only_what_changed() {
         (0, 0, 4, 0)
     );
     assert_eq!(host.sent(), sent, "the remote host sent nothing again");
-    assert_eq!(host.hosted.lock().unwrap().version, 1);
+    let again: Vec<String> = host.requests()[asked..].to_vec();
+    assert_eq!(
+        again.len(),
+        2,
+        "one conditional request and the 404 again: {again:?}"
+    );
+    assert!(
+        again.iter().any(|r| r.starts_with("GET /etag/")
+            && r.to_ascii_lowercase().contains("if-none-match: \"v1\""))
+    );
+    assert!(
+        again.iter().all(|r| !r.starts_with("GET /plain/")),
+        "the host without validators is decided by the catalog"
+    );
 
     // 3. One hosted file replaced through the API (under another file name:
     //    udata refuses the same name within the same second): only it is
@@ -197,6 +211,41 @@ async fn a_mirror_fetches_only_what_changed() {
             .files
             .values()
             .all(|e| e.resource_id != hosted_b)
+    );
+
+    // 5. A remote file cut halfway: reported as failed, then continued with
+    //    Range on the next run (only the rest moves).
+    client
+        .add_remote_resource(&id, "coupé", &format!("{}/etag/cut.csv", host.url), "csv")
+        .await
+        .unwrap();
+    host.hosted.lock().unwrap().cut_after = Some(50_000);
+    let (cut, _) = run(&client, plan()).await;
+    assert_eq!(
+        (cut.new, cut.failed),
+        (0, 2),
+        "the cut file and the 404 failed"
+    );
+    let before = host.sent();
+    let (resumed, _) = run(&client, plan()).await;
+    assert_eq!((resumed.new, resumed.bytes), (1, 70_000));
+    assert_eq!(host.sent() - before, 70_000, "only the rest was sent");
+    assert!(
+        host.requests()
+            .iter()
+            .any(|r| r.to_ascii_lowercase().contains("range: bytes=50000-"))
+    );
+    let cut_path = Manifest::read(&dir)
+        .await
+        .unwrap()
+        .files
+        .into_iter()
+        .find(|(p, _)| p.ends_with("cut.csv"))
+        .unwrap()
+        .0;
+    assert_eq!(
+        std::fs::read(dir.join(cut_path)).unwrap(),
+        content(120_000, 7)
     );
 
     // A dry run touches nothing.
