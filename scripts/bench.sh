@@ -15,7 +15,7 @@
 #   BENCH_REPS=5          repetitions of every scenario (medians are reported)
 #   BENCH_MICRO_REPS=3    criterion runs of the small-GET benchmark
 #   BENCH_BUILD_REPS=3    cold builds of the SDK and of the hello-world floor
-#   BENCH_SCENARIOS="list export download upload small_get build"
+#   BENCH_SCENARIOS="list export download upload sync small_get build"
 #   BENCH_TMP=/dev/shm    where files are written (tmpfs: the client is measured, not the disk)
 #   BENCH_PREFETCH=16     the SDK's list prefetch
 #   BENCH_EXPORT_TABULAR=1  the export's second part, against the local api-tabular
@@ -28,7 +28,7 @@ root=$PWD
 reps=${BENCH_REPS:-5}
 micro_reps=${BENCH_MICRO_REPS:-3}
 build_reps=${BENCH_BUILD_REPS:-3}
-scenarios=" ${BENCH_SCENARIOS:-list export download upload small_get build} "
+scenarios=" ${BENCH_SCENARIOS:-list export download upload sync small_get build} "
 prefetch=${BENCH_PREFETCH:-16}
 export_tabular=${BENCH_EXPORT_TABULAR:-1}
 tabular_rid=${BENCH_TABULAR_RID:-10000000-0000-4000-8000-000000000005}
@@ -130,7 +130,7 @@ measure() {
   end=$(date +%s%N)
   seconds=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
   rss=$(tail -n 1 "$work/time")
-  moved=${MOVED:-$(grep -o '\(rows\|bytes\|items\|windows\)=[0-9]*' "$work/stdout" | paste -sd ' ' || true)}
+  moved=${MOVED:-$(grep -o '\(rows\|bytes\|items\|windows\|files\)=[0-9]*' "$work/stdout" | paste -sd ' ' || true)}
   if [ -z "$moved" ] && [ -n "$output" ] && [ -f "$output" ]; then moved="bytes=$(stat -c %s "$output")"; fi
   if [ -z "$moved" ] && [ -n "$output" ] && [ -d "$output" ]; then moved=$(dir_size "$output"); fi
   case $status in
@@ -142,6 +142,16 @@ measure() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$peer" "$rep" "$seconds" "$rss" "$moved" "$state" >>"$results"
   cat "$work/stdout" "$work/stderr" >>"$log"
   [ "$state" = unsupported ] || say "$scenario/$peer #$rep: ${seconds} s, peak RSS $((rss / 1024)) MiB, $moved ($state)"
+}
+
+# counted CMD…: runs CMD (a `measure`) and appends to its results line how
+# many requests the no-latency server logged meanwhile.
+counted() {
+  local before after
+  before=$(wc -l <"$work/fast.requests")
+  "$@"
+  after=$(wc -l <"$work/fast.requests")
+  sed -i '$ s/\t\([a-z]*\)$/ requests='"$((after - before))"'\t\1/' "$results"
 }
 
 # dir_size DIR: `bytes=TOTAL windows=FILES` of the files in DIR.
@@ -287,6 +297,15 @@ for rep in $(seq "$reps"); do
     # shellcheck disable=SC2016 # $1 and $2 are the inner shell's.
     measure upload curl "$rep" "" bash -c 'curl -sSf -H "X-API-KEY: bench-api-key" -F "file=@$1" "$2" | grep -o "\"filesize\": *[0-9]*" | tr -d " \"" | sed "s/filesize:/bytes=/"' \
       _ "$upload_file" "$url/api/1/datasets/$dataset/upload/"
+  fi
+  if wants sync; then
+    # A mirror of 100 hosted files of 1 MiB: the SDK's first run, its re-run
+    # with nothing changed, and datagouv-client's `download_resources` (which
+    # fetches every file again each time). Requests counted in the server's log.
+    rm -rf "$work/mirror"
+    counted measure sync sdk-first "$rep" "" "$bin/bench-sdk" sync --url "$url" --out "$work/mirror"
+    counted measure sync sdk-rerun "$rep" "$work/mirror" "$bin/bench-sdk" sync --url "$url" --out "$work/mirror"
+    counted measure sync client "$rep" "$work/pymirror" "$py" "$peers" client sync "$url" --out "$work/pymirror"
   fi
 done
 

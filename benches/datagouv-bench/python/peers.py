@@ -1,11 +1,12 @@
 """The Python peers of the benchmark, one scenario per run, against the bench server.
 
-    python peers.py client   list|download|upload URL [--out FILE] [--file FILE]
+    python peers.py client   list|download|upload|sync URL [--out FILE|DIR] [--file FILE]
     python peers.py requests list|export|download|upload URL [--out FILE] [--file FILE]
 
 `client` is the official Python client, datagouv-client 0.5.1, used through its public
 API as its README shows (`Client.get_all_from_api_query`, `Resource.download`,
-`Client.create_static_resource`); its base URL, fixed to production, is pointed at
+`Client.create_static_resource`, `Dataset.download_resources` for the sync: every file
+again, one after the other); its base URL, fixed to production, is pointed at
 the bench server. It has no CSV export (its Tabular support is `Resource.rows()`,
 JSON pages of rows, with the production Tabular URL fixed), so that scenario
 exits with status 3 ("not supported").
@@ -19,11 +20,13 @@ Prints `seconds=… peak_rss_mb=…` and what was moved.
 """
 
 import argparse
+from pathlib import Path
 import resource
 import sys
 import time
 
 DATASET = "b00000000000000000000001"
+SYNC_DATASET = "b00000000000000000000002"
 RESOURCE = "b0000000-0000-4000-8000-000000000001"
 API_KEY = "bench-api-key"
 EXPORT_CAP = 50_000
@@ -65,6 +68,17 @@ def client_upload(url, args):
         file_to_upload=args.file, payload={"title": "big.bin"}, dataset_id=DATASET
     )
     return f"bytes={created.filesize}"
+
+
+def client_sync(url, args):
+    from datagouv import Client, Dataset
+
+    client = Client("www", verbose=False)
+    client.base_url = url
+    dataset = Dataset(SYNC_DATASET, _client=client)
+    dataset.download_resources(folder=args.out)
+    files = list(Path(args.out).iterdir())
+    return f"files={len(files)} bytes={sum(f.stat().st_size for f in files)}"
 
 
 def requests_list(url, args):
@@ -137,6 +151,7 @@ SCENARIOS = {
     ("client", "list"): client_list,
     ("client", "download"): client_download,
     ("client", "upload"): client_upload,
+    ("client", "sync"): client_sync,
     ("requests", "list"): requests_list,
     ("requests", "export"): requests_export,
     ("requests", "download"): requests_download,
@@ -147,7 +162,7 @@ SCENARIOS = {
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("peer", choices=["client", "requests"])
-    parser.add_argument("scenario", choices=["list", "export", "download", "upload"])
+    parser.add_argument("scenario", choices=["list", "export", "download", "upload", "sync"])
     parser.add_argument("url")
     parser.add_argument("--out")
     parser.add_argument("--file")

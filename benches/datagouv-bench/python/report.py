@@ -159,6 +159,15 @@ def main():
         cells = [cell(runs.get((scenario, p), [])) for p in PEERS]
         out.append(f"| {title} | " + " | ".join(cells) + f" | {moved(runs.get((scenario, 'sdk'), []))} |")
 
+    sync_peers = [("sdk-first", "SDK, first run"), ("sdk-rerun", "SDK, re-run (nothing changed)"), ("client", "datagouv-client 0.5.1 `download_resources`")]
+    if any(("sync", p) in runs for p, _ in sync_peers):
+        out.append("")
+        out.append("| sync of 100 files of 1 MiB | time, peak RSS | moved |")
+        out.append("| --- | --- | --- |")
+        for peer, title in sync_peers:
+            if ("sync", peer) in runs:
+                out.append(f"| {title} | {cell(runs[('sync', peer)])} | {moved(runs[('sync', peer)])} |")
+
     checks = []
 
     def t(scenario, peer):
@@ -247,6 +256,12 @@ def main():
             checks.append(
                 (name, "≤ 1.5× curl --parallel's time (goal 1.3×)", f"{ratio:.2f}× ({sdk:.2f} s vs {curl_list:.2f} s)", ratio <= 1.5)
             )
+    first, rerun, client_sync = (t("sync", p) for p in ("sdk-first", "sdk-rerun", "client"))
+    if rerun and client_sync:
+        ratio = client_sync / rerun
+        checks.append(("sync", "unchanged re-run ≥ 20× faster than datagouv-client's run", f"{ratio:.1f}× ({rerun:.3f} s vs {client_sync:.2f} s)", ratio >= 20))
+    if first and client_sync:
+        checks.append(("sync", "(for information) first run vs datagouv-client", f"{client_sync / first:.1f}× faster ({first:.2f} s vs {client_sync:.2f} s)", None))
     for scenario, floor, rss_target in [("download", 0.8, 64), ("upload", 0.8, 64)]:
         sdk, curl = t(scenario, "sdk"), t(scenario, "curl")
         if not sdk:

@@ -99,6 +99,12 @@ impl Default for Config {
     }
 }
 
+/// The dataset the sync scenario mirrors: [`SYNC_FILES`] resources of 1 MiB
+/// that the server hosts (catalog checksum, `ETag`, `Last-Modified`).
+pub const SYNC_DATASET: &str = "b00000000000000000000002";
+/// Resources of [`SYNC_DATASET`].
+pub const SYNC_FILES: usize = 100;
+
 /// Rows of the default table: its CSV export is about 1 GB.
 pub const DEFAULT_ROWS: u64 = 8_460_000;
 
@@ -169,6 +175,8 @@ fn router(state: Shared) -> Router {
         .route("/api/resources/{rid}/data/json/", get(tabular_json))
         .route("/api/resources/{rid}/profile/", get(tabular_profile))
         .route("/files/big.bin", get(big_file))
+        .route("/api/1/datasets/{id}/", get(dataset))
+        .route("/files/sync/{name}", get(sync_file))
         .route("/api/1/datasets/{id}/upload/", post(upload))
         .route(
             "/api/1/datasets/{id}/resources/{rid}/",
@@ -622,6 +630,68 @@ async fn tabular_profile(State(state): State<Shared>) -> Response {
         "indexes": null,
     });
     json_response(StatusCode::OK, body.to_string())
+}
+
+/// `GET /api/1/datasets/{id}/`: the sync scenario's dataset, as udata
+/// answers it (the fields it guarantees, 100 hosted resources).
+async fn dataset(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    if id != SYNC_DATASET {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response();
+    }
+    let checksum = sha1_hex(&state.block);
+    let when = "2026-01-01T00:00:00+00:00";
+    let resources: Vec<Value> = (0..SYNC_FILES)
+        .map(|i| {
+            let rid = format!("b3000000-0000-4000-8000-{i:012x}");
+            json!({
+                "id": rid, "title": format!("part-{i:03}.bin"), "type": "main", "filetype": "file",
+                "format": "bin", "mime": "application/octet-stream", "filesize": state.block.len(),
+                "checksum": {"type": "sha1", "value": checksum},
+                "url": format!("{}/files/sync/part-{i:03}.bin", state.base),
+                "latest": format!("{}/api/1/datasets/r/{rid}", state.base),
+                "created_at": when, "last_modified": when,
+                "internal": {"created_at_internal": when, "last_modified_internal": when},
+            })
+        })
+        .collect();
+    Json(json!({
+        "id": SYNC_DATASET, "title": "Sync bench", "slug": "sync-bench", "description": "",
+        "created_at": when, "last_modified": when, "last_update": when, "featured": false,
+        "private": false, "license": "lov2", "frequency": "unknown", "access_type": "open",
+        "tags": [], "badges": [], "contact_points": [], "access_audiences": [],
+        "uri": format!("{}/api/1/datasets/{SYNC_DATASET}/", state.base),
+        "internal": {"created_at_internal": when, "last_modified_internal": when},
+        "organization": null, "owner": null,
+        "resources": resources,
+    }))
+    .into_response()
+}
+
+/// `GET /files/sync/{name}`: 1 MiB with `ETag` and `Last-Modified`.
+async fn sync_file(State(state): State<Shared>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (header::ETAG, HeaderValue::from_static("\"sync-v1\"")),
+            (
+                header::LAST_MODIFIED,
+                HeaderValue::from_static("Thu, 01 Jan 2026 00:00:00 GMT"),
+            ),
+        ],
+        state.block.clone(),
+    )
+        .into_response()
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 async fn big_file(State(state): State<Shared>) -> Response {

@@ -8,6 +8,7 @@
 //! bench-sdk export-plan --url URL [--format csv|json|parquet] [--sort COL[:desc]] [--rid RID]
 //! bench-sdk upload      --url URL --file FILE [--chunk-mib 8]
 //! bench-sdk download    --url URL --out FILE
+//! bench-sdk sync        --url URL --out DIR
 //! ```
 //!
 //! `export-plan` prints only the URLs of the export's window requests, one
@@ -35,6 +36,9 @@ enum Scenario {
     Upload,
     /// /files/big.bin to a file.
     Download,
+    /// The sync dataset (100 hosted files of 1 MiB) mirrored into `--out`
+    /// (a directory): the first run fetches all, a re-run what changed.
+    Sync,
 }
 
 /// Runs one scenario with the datagouv SDK.
@@ -179,6 +183,25 @@ pub(crate) async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .await?;
             format!("bytes={}", summary.bytes)
+        }
+        Scenario::Sync => {
+            let out = args.out.ok_or("sync needs --out (a directory)")?;
+            let plan = datagouv::SyncPlan::new(out).dataset(datagouv_bench::server::SYNC_DATASET);
+            let mut events = client.sync(plan);
+            let mut summary = datagouv::SyncSummary::default();
+            while let Some(event) = futures::StreamExt::next(&mut events).await {
+                if let datagouv::SyncEvent::Finished(done) = event {
+                    summary = done;
+                }
+            }
+            if summary.failed > 0 {
+                return Err(format!("{} file(s) failed", summary.failed).into());
+            }
+            format!(
+                "files={} bytes={}",
+                summary.new + summary.updated + summary.unchanged,
+                summary.bytes
+            )
         }
     };
     println!(
