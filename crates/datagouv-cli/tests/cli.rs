@@ -1141,3 +1141,72 @@ fn sync_without_anything_to_mirror_is_refused_before_any_request() {
     assert!(run.stderr.contains("nothing to mirror"), "{}", run.render());
     assert!(!target.exists(), "nothing was created");
 }
+
+#[test]
+fn sync_reports_a_missing_file_with_a_failing_exit_code_and_completes_the_others() {
+    let stack = stack!();
+    let dir = tempfile::tempdir().unwrap();
+    let run_json = |args: &[&str]| -> serde_json::Value {
+        let run = Run::of(stack.user_cli(), args);
+        serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.render()))
+    };
+    let created = run_json(&[
+        "datasets",
+        "create",
+        "Miroir de la CLI",
+        "--description",
+        "Créé par les tests de datagouv sync.",
+        "--organization",
+        stack.get("USER_ORG_ID"),
+        "--json",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let source = dir.path().join("present.csv");
+    std::fs::write(&source, "a;b\n1;2\n").unwrap();
+    run_json(&[
+        "resources",
+        "upload",
+        &id,
+        source.to_str().unwrap(),
+        "--json",
+    ]);
+    // A remote resource on the local udata at a path it does not serve.
+    let missing = serde_json::json!({
+        "title": "absent", "url": format!("{}/no-such-file.csv", stack.get("UDATA_BASE_URL")),
+        "filetype": "remote", "type": "main", "format": "csv",
+    });
+    run_json(&[
+        "api",
+        "post",
+        &format!("/datasets/{id}/resources/"),
+        "--data",
+        &missing.to_string(),
+    ]);
+
+    let mirror = dir.path().join("miroir");
+    let run = Run::of(stack.user_cli(), &["sync", &id, mirror.to_str().unwrap()]);
+    assert_eq!(
+        run.code,
+        1,
+        "a failed file fails the command: {}",
+        run.render()
+    );
+    assert!(
+        run.stdout.contains("new 1,") && run.stdout.contains("failed 1"),
+        "{}",
+        run.render()
+    );
+    assert!(
+        run.stderr.contains("no-such-file.csv: FAILED"),
+        "{}",
+        run.render()
+    );
+    let slug = created["slug"].as_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(mirror.join(slug).join("present.csv")).unwrap(),
+        "a;b\n1;2\n"
+    );
+    assert!(mirror.join(".datagouv-sync.json").exists());
+
+    Run::of(stack.user_cli(), &["datasets", "delete", &id]).ok();
+}
