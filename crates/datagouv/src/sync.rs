@@ -371,12 +371,7 @@ impl Client {
                 .list_organization_datasets()
                 .org(org.as_str())
                 .page_size(100u64);
-            let found: Vec<_> = futures::TryStreamExt::try_collect(list.items()).await?;
-            datasets.extend(
-                found
-                    .into_iter()
-                    .map(|d| serde_json::to_value(d).expect("a dataset serialises")),
-            );
+            datasets.extend(as_json(list).await?);
         }
         if let Some(query) = &plan.query {
             let list = self
@@ -384,12 +379,7 @@ impl Client {
                 .list_datasets()
                 .q(query.as_str())
                 .page_size(100u64);
-            let found: Vec<_> = futures::TryStreamExt::try_collect(list.items()).await?;
-            datasets.extend(
-                found
-                    .into_iter()
-                    .map(|d| serde_json::to_value(d).expect("a dataset serialises")),
-            );
+            datasets.extend(as_json(list).await?);
         }
         Ok(datasets)
     }
@@ -653,6 +643,19 @@ impl Client {
         manifest.write(&plan.dir).await?;
         Ok(summary)
     }
+}
+
+/// Every item of a list, as JSON.
+async fn as_json<L>(list: L) -> Result<Vec<Value>, Error>
+where
+    L: ListExt,
+    <L::Page as crate::Page>::Item: Serialize,
+{
+    let items: Vec<_> = futures::TryStreamExt::try_collect(list.items()).await?;
+    Ok(items
+        .into_iter()
+        .map(|item| serde_json::to_value(item).expect("a generated type serialises"))
+        .collect())
 }
 
 /// Whether a local copy still matches the catalog's checksum (true when
