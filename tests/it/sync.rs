@@ -248,6 +248,14 @@ async fn a_mirror_fetches_only_what_changed() {
         content(120_000, 7)
     );
 
+    // The key went to the API origin only, never to the file host.
+    assert!(
+        host.requests()
+            .iter()
+            .all(|r| !r.to_ascii_lowercase().contains("x-api-key")),
+        "no request to the file host carried the API key"
+    );
+
     // A dry run touches nothing.
     let fresh = tempdir().join("essai");
     let (dry, events) = run(
