@@ -96,6 +96,29 @@ pub fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
         .filter(|s| !s.is_empty())
 }
 
+/// `{indent}{label}: {value}` for each field the object holds as a non-empty string.
+pub fn labelled(out: &mut String, indent: &str, value: &Value, fields: &[(&str, &str)]) {
+    for (label, key) in fields {
+        if let Some(found) = text(value, key) {
+            writeln!(out, "{indent}{label}: {found}").expect("writing to a String cannot fail");
+        }
+    }
+}
+
+/// A resource's format, MIME type, type, URL and size, one per line.
+pub fn resource_lines(out: &mut String, indent: &str, resource: &Value) {
+    let fields = [
+        ("Format", "format"),
+        ("MIME type", "mime"),
+        ("Type", "type"),
+        ("URL", "url"),
+    ];
+    labelled(out, indent, resource, &fields);
+    if let Some(bytes) = resource["filesize"].as_u64() {
+        writeln!(out, "{indent}Size: {}", size(bytes)).expect("writing to a String cannot fail");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

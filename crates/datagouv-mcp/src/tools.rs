@@ -683,17 +683,18 @@ impl DatagouvMcp {
                     "Dataset: {}\nID: {id}\n",
                     render::text(&dataset, "title").unwrap_or("Untitled")
                 );
-                for (label, key) in [
-                    ("Slug", "slug"),
-                    ("Created", "created_at"),
-                    ("Last updated", "last_update"),
-                    ("License", "license"),
-                    ("Update frequency", "frequency"),
-                ] {
-                    if let Some(value) = render::text(&dataset, key) {
-                        let _ = writeln!(text, "{label}: {value}");
-                    }
-                }
+                render::labelled(
+                    &mut text,
+                    "",
+                    &dataset,
+                    &[
+                        ("Slug", "slug"),
+                        ("Created", "created_at"),
+                        ("Last updated", "last_update"),
+                        ("License", "license"),
+                        ("Update frequency", "frequency"),
+                    ],
+                );
                 if let Some(org) = dataset["organization"].get("name").and_then(Value::as_str) {
                     let _ = writeln!(
                         text,
@@ -750,14 +751,7 @@ impl DatagouvMcp {
             let mut items = Vec::new();
             for (index, resource) in list.iter().enumerate() {
                 let _ = writeln!(text, "{}. {}\n   Resource ID: {}", index + 1, render::text(resource, "title").unwrap_or("Untitled"), render::text(resource, "id").unwrap_or_default());
-                for (label, key) in [("Format", "format"), ("MIME type", "mime"), ("Type", "type"), ("URL", "url")] {
-                    if let Some(value) = render::text(resource, key) {
-                        let _ = writeln!(text, "   {label}: {value}");
-                    }
-                }
-                if let Some(bytes) = resource["filesize"].as_u64() {
-                    let _ = writeln!(text, "   Size: {}", render::size(bytes));
-                }
+                render::resource_lines(&mut text, "   ", resource);
                 text.push('\n');
                 items.push(json!({"id": resource["id"], "title": resource["title"], "format": resource["format"], "filesize": resource["filesize"], "url": resource["url"]}));
             }
@@ -779,14 +773,7 @@ impl DatagouvMcp {
             let found = self.v2(&format!("/datasets/resources/{}/", args.resource_id)).await?;
             let resource = &found["resource"];
             let mut text = format!("Resource: {}\nResource ID: {}\n", render::text(resource, "title").unwrap_or("Untitled"), render::text(resource, "id").unwrap_or_default());
-            for (label, key) in [("Format", "format"), ("MIME type", "mime"), ("Type", "type"), ("URL", "url")] {
-                if let Some(value) = render::text(resource, key) {
-                    let _ = writeln!(text, "{label}: {value}");
-                }
-            }
-            if let Some(bytes) = resource["filesize"].as_u64() {
-                let _ = writeln!(text, "Size: {}", render::size(bytes));
-            }
+            render::resource_lines(&mut text, "", resource);
             if let Some(dataset) = render::text(&found, "dataset_id") {
                 let _ = writeln!(text, "Dataset ID: {dataset}");
             }
@@ -933,17 +920,18 @@ impl DatagouvMcp {
                     "Third-party API: {}\nID: {id}\n",
                     render::text(&service, "title").unwrap_or("Untitled")
                 );
-                for (label, key) in [
-                    ("Base API URL", "base_api_url"),
-                    ("OpenAPI/Swagger spec", "machine_documentation_url"),
-                    ("License", "license"),
-                    ("Created", "created_at"),
-                    ("Last updated", "metadata_modified_at"),
-                ] {
-                    if let Some(value) = render::text(&service, key) {
-                        let _ = writeln!(text, "{label}: {value}");
-                    }
-                }
+                render::labelled(
+                    &mut text,
+                    "",
+                    &service,
+                    &[
+                        ("Base API URL", "base_api_url"),
+                        ("OpenAPI/Swagger spec", "machine_documentation_url"),
+                        ("License", "license"),
+                        ("Created", "created_at"),
+                        ("Last updated", "metadata_modified_at"),
+                    ],
+                );
                 if let Some(org) = service["organization"].get("name").and_then(Value::as_str) {
                     let _ = writeln!(text, "Organization: {org}");
                 }
