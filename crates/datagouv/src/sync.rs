@@ -534,7 +534,8 @@ impl Client {
         }
 
         let hosts: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
-        let results: Vec<_> = stream::iter(to_fetch)
+        // Each result is recorded as soon as its file is done.
+        let mut downloads = stream::iter(to_fetch)
             .map(|(path, remote, validators, existed)| {
                 let hosts = hosts.clone();
                 let events = events.clone();
@@ -551,10 +552,10 @@ impl Client {
                         .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST)))
                         .clone();
                     let _permit = gate.acquire_owned().await.expect("never closed");
-                    if let Some(parent) = local.parent() {
-                        tokio::fs::create_dir_all(parent)
-                            .await
-                            .map_err(|e| io_error(parent, e))?;
+                    if let Some(parent) = local.parent()
+                        && let Err(error) = tokio::fs::create_dir_all(parent).await
+                    {
+                        return (path, remote, existed, Err(io_error(parent, error)));
                     }
                     let file = path.clone();
                     let mut options =
@@ -576,25 +577,12 @@ impl Client {
                     let result = self
                         .download(DownloadSource::Url(remote.url.clone()), &local, options)
                         .await;
-                    Ok::<_, Error>((path, remote, existed, result))
+                    (path, remote, existed, result)
                 }
             })
-            .buffer_unordered(plan.jobs)
-            .collect()
-            .await;
+            .buffer_unordered(plan.jobs);
 
-        for result in results {
-            let (path, remote, existed, download) = match result {
-                Ok(done) => done,
-                Err(error) => {
-                    summary.failed += 1;
-                    send(SyncEvent::Failed {
-                        file: String::new(),
-                        error: error.to_string(),
-                    });
-                    continue;
-                }
-            };
+        while let Some((path, remote, existed, download)) = downloads.next().await {
             match download {
                 Ok(done) if done.not_modified => {
                     summary.unchanged += 1;
