@@ -64,6 +64,12 @@ impl Stack {
         command
     }
 
+    /// Runs the binary as the user, asserts success, and reads its JSON output.
+    fn user_json(&self, args: &[&str]) -> serde_json::Value {
+        let run = Run::of(self.user_cli(), args);
+        serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.render()))
+    }
+
     /// Runs the binary with these arguments and renders what happened.
     fn run(&self, args: &[&str]) -> Run {
         Run::of(self.cli(), args)
@@ -1046,10 +1052,7 @@ fn datasets_create_update_delete_and_resource_files() {
     let stack = stack!();
     let org = stack.get("USER_ORG_ID");
     let dir = tempfile::tempdir().unwrap();
-    let run_json = |args: &[&str]| -> serde_json::Value {
-        let run = Run::of(stack.user_cli(), args);
-        serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.render()))
-    };
+    let run_json = |args: &[&str]| stack.user_json(args);
 
     let created = run_json(&[
         "datasets",
@@ -1146,10 +1149,7 @@ fn sync_without_anything_to_mirror_is_refused_before_any_request() {
 fn sync_reports_a_missing_file_with_a_failing_exit_code_and_completes_the_others() {
     let stack = stack!();
     let dir = tempfile::tempdir().unwrap();
-    let run_json = |args: &[&str]| -> serde_json::Value {
-        let run = Run::of(stack.user_cli(), args);
-        serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.render()))
-    };
+    let run_json = |args: &[&str]| stack.user_json(args);
     let created = run_json(&[
         "datasets",
         "create",
