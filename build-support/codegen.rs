@@ -39,6 +39,7 @@ pub fn generate(name: &str) {
     let tokens = generator
         .generate_tokens(&spec)
         .unwrap_or_else(|err| panic!("progenitor failed on {spec_path}: {err}"));
+    let tokens = free_form_objects_as_json_text(tokens);
     let mut file: syn::File = syn::parse2(tokens)
         .unwrap_or_else(|err| panic!("progenitor output for {spec_path} does not parse: {err}"));
     let lists = add_list_support(&mut file);
@@ -63,6 +64,29 @@ pub fn generate(name: &str) {
     let out =
         Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join(format!("{name}.rs"));
     fs::write(&out, code).unwrap_or_else(|err| panic!("cannot write {}: {err}", out.display()));
+}
+
+/// Types every free-form object of the spec (`extras`, `metrics`, `quality`,
+/// …: schemas with no fixed keys, which typify renders as
+/// `serde_json::Map<String, Value>`) as `datagouv_runtime::JsonObject`, the
+/// object's JSON text checked but not taken apart. A page of 100 datasets
+/// carries about 20,000 such keys and values; as maps they were most of the
+/// decoding's allocations (see BENCHMARKS.md, list).
+fn free_form_objects_as_json_text(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let map =
+        quote::quote!(::serde_json::Map<::std::string::String, ::serde_json::Value>).to_string();
+    let object = quote::quote!(::datagouv_runtime::JsonObject).to_string();
+    let text = tokens.to_string();
+    if !text.contains(&map) {
+        return tokens;
+    }
+    text.replace(&map, &object)
+        .replace(
+            "\"::serde_json::Map::is_empty\"",
+            "\"::datagouv_runtime::JsonObject::is_empty\"",
+        )
+        .parse()
+        .expect("the generated code still tokenises after the type swap")
 }
 
 /// Renders the operations left out of generation as a public constant, or

@@ -9,7 +9,7 @@ use datagouv_main::v1::types::{
 };
 use serde_json::json;
 
-fn udata_dataset() -> serde_json::Value {
+pub(crate) fn udata_dataset() -> serde_json::Value {
     json!({
         "id": "5c4ae55a634f4117716d5656",
         "title": "Base Sirene des entreprises",
@@ -106,7 +106,7 @@ fn full_object_spatial_coverage_decodes_too() {
             .expect("full objects decode");
     let spatial = page.data[0].spatial.as_ref().unwrap();
     assert!(
-        matches!(&spatial.granularity, Some(SpatialCoverageReadGranularity::Object(map)) if map["name"] == "Commune")
+        matches!(&spatial.granularity, Some(SpatialCoverageReadGranularity::Object(map)) if map.get("name") == Some(json!("Commune")))
     );
     assert!(spatial.geom.as_ref().unwrap().coordinates.is_some());
 }

@@ -103,6 +103,88 @@ async fn every_page_of_the_real_lists_is_streamed_once() {
     );
 }
 
+/// The page `number` of a list of `pages` datasets, one per page, with the
+/// next page announced as udata does.
+fn dataset_page(number: u64, pages: u64, origin: &str) -> String {
+    let mut dataset = crate::decode::udata_dataset();
+    dataset["id"] = format!("dataset-{number}").into();
+    let next = (number < pages)
+        .then(|| format!("{origin}/api/1/datasets/?page={}&page_size=1", number + 1));
+    serde_json::json!({
+        "data": [dataset], "page": number, "page_size": 1, "total": pages,
+        "next_page": next, "previous_page": null
+    })
+    .to_string()
+}
+
+/// With `prefetch(2)`, a page whose answer is slow holds one request slot,
+/// not the list: the other slot serves the next pages (each freed once its
+/// body is read, before decoding), up to 4 pages held; never more than 2
+/// requests are in flight, and the pages still come in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_page_holds_one_prefetch_slot_and_order_is_kept() {
+    let origin = Arc::new(std::sync::OnceLock::<String>::new());
+    let base = origin.clone();
+    let server = FaultServer::start_routed(move |request| {
+        let number: u64 = request
+            .path
+            .split(['?', '&'])
+            .find_map(|pair| pair.strip_prefix("page="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let body = dataset_page(number, 8, base.get().unwrap());
+        if number == 2 {
+            Action::Slow(Duration::from_millis(800), body)
+        } else {
+            Action::json(200, &body)
+        }
+    })
+    .await;
+    origin.set(server.url()).unwrap();
+    let client = client_for(&server.url());
+    let mut items =
+        datagouv::ListExt::items(client.main().list_datasets().page_size(1u64)).prefetch(2);
+    let requested = |server: &FaultServer| -> Vec<u64> {
+        server
+            .received()
+            .iter()
+            .filter_map(|r| {
+                r.path
+                    .split("page=")
+                    .nth(1)?
+                    .split('&')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    };
+
+    let first = items.try_next().await.unwrap().unwrap();
+    assert_eq!(first.id, "dataset-1");
+    let second = items.try_next().await.unwrap().unwrap();
+    assert_eq!(second.id, "dataset-2");
+    let mut before = requested(&server);
+    before.sort_unstable();
+    assert_eq!(
+        before,
+        [1, 2, 3, 4, 5],
+        "while page 2 was slow, pages 3 to 5 used the other slot (4 pages held, no more)"
+    );
+    let mut ids = vec![first.id, second.id];
+    while let Some(dataset) = items.try_next().await.unwrap() {
+        ids.push(dataset.id);
+    }
+    let expected: Vec<String> = (1..=8).map(|n| format!("dataset-{n}")).collect();
+    assert_eq!(ids, expected, "pages in order");
+    assert_eq!(requested(&server).len(), 8, "one request per page");
+    assert!(
+        server.most_in_flight() <= 2,
+        "at most 2 requests in flight, saw {}",
+        server.most_in_flight()
+    );
+}
+
 #[tokio::test]
 async fn a_get_is_retried_after_429_with_retry_after() {
     let server = FaultServer::start(vec![

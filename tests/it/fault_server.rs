@@ -5,7 +5,10 @@
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -61,10 +64,27 @@ impl Received {
     }
 }
 
+/// Which action answers a request.
+#[derive(Clone)]
+enum Script {
+    /// One action per request in arrival order; the last repeats.
+    InOrder(Vec<Action>),
+    /// The action this function picks for each request.
+    Routed(Arc<dyn Fn(&Received) -> Action + Send + Sync>),
+}
+
+/// Requests being answered now, and the most at any one time.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
 /// A running fault server; it stops when dropped (its task is aborted).
 pub struct FaultServer {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    in_flight: Arc<InFlight>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -78,25 +98,43 @@ impl FaultServer {
     /// Starts a server that plays `script` in order, one action per
     /// request; the last action repeats.
     pub async fn start(script: Vec<Action>) -> FaultServer {
+        Self::run(Script::InOrder(script)).await
+    }
+
+    /// Starts a server that answers each request with the action `route`
+    /// picks for it (by path, say).
+    pub async fn start_routed(
+        route: impl Fn(&Received) -> Action + Send + Sync + 'static,
+    ) -> FaultServer {
+        Self::run(Script::Routed(Arc::new(route))).await
+    }
+
+    async fn run(script: Script) -> FaultServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let log = received.clone();
+        let in_flight: Arc<InFlight> = Arc::default();
+        let (log, counts) = (received.clone(), in_flight.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let log = log.clone();
-                let script = script.clone();
-                tokio::spawn(async move { serve(stream, log, script).await });
+                let (log, counts, script) = (log.clone(), counts.clone(), script.clone());
+                tokio::spawn(async move { serve(stream, log, counts, script).await });
             }
         });
         FaultServer {
             addr,
             received,
+            in_flight,
             task,
         }
+    }
+
+    /// The most requests that were being answered at one time.
+    pub fn most_in_flight(&self) -> usize {
+        self.in_flight.most.load(Ordering::SeqCst)
     }
 
     /// `http://127.0.0.1:port`.
@@ -110,9 +148,14 @@ impl FaultServer {
     }
 }
 
-async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>, script: Vec<Action>) {
+async fn serve(
+    mut stream: TcpStream,
+    log: Arc<Mutex<Vec<Received>>>,
+    in_flight: Arc<InFlight>,
+    script: Script,
+) {
     loop {
-        {
+        if let Script::InOrder(script) = &script {
             let mut log = log.lock().unwrap();
             if matches!(
                 script[log.len().min(script.len() - 1)],
@@ -133,20 +176,40 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>, script: Ve
         let Some(request) = read_request(&mut stream).await else {
             return;
         };
-        let action = {
-            let mut log = log.lock().unwrap();
-            log.push(request);
-            script[(log.len() - 1).min(script.len() - 1)].clone()
+        let raw = request.raw.clone();
+        let action = match &script {
+            Script::Routed(route) => {
+                let action = route(&request);
+                log.lock().unwrap().push(request);
+                action
+            }
+            Script::InOrder(script) => {
+                let mut log = log.lock().unwrap();
+                log.push(request);
+                script[(log.len() - 1).min(script.len() - 1)].clone()
+            }
         };
-        let raw = log.lock().unwrap().last().unwrap().raw.clone();
+        let now = in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+        in_flight.most.fetch_max(now, Ordering::SeqCst);
+        let carry_on = answer(&mut stream, action, &raw).await;
+        in_flight.now.fetch_sub(1, Ordering::SeqCst);
+        if !carry_on {
+            return;
+        }
+    }
+}
+
+/// Plays one action; whether the connection stays open for the next request.
+async fn answer(stream: &mut TcpStream, action: Action, raw: &[u8]) -> bool {
+    {
         match action {
             Action::ForwardThenReset(upstream) => {
-                forward(upstream, &raw).await;
+                forward(upstream, raw).await;
                 #[allow(deprecated)]
                 let _ = stream.set_linger(Some(std::time::Duration::ZERO));
-                return;
+                return false;
             }
-            Action::ResetBeforeReading => return,
+            Action::ResetBeforeReading => return false,
             Action::Slow(delay, body) => {
                 let half = body.len() / 2;
                 let head = format!(
@@ -163,13 +226,13 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>, script: Ve
                     "HTTP/1.1 200 OK\r\ncontent-length: {declared}\r\ncontent-type: text/csv\r\n\r\n{body}"
                 );
                 let _ = stream.write_all(answer.as_bytes()).await;
-                return;
+                return false;
             }
             Action::Reset => {
                 // A zero linger makes the close an RST, at once: it cannot block.
                 #[allow(deprecated)]
                 let _ = stream.set_linger(Some(std::time::Duration::ZERO));
-                return;
+                return false;
             }
             Action::Respond(status, headers, body) => {
                 let mut answer =
@@ -180,11 +243,12 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<Received>>>, script: Ve
                 answer.push_str("\r\n");
                 answer.push_str(&body);
                 if stream.write_all(answer.as_bytes()).await.is_err() {
-                    return;
+                    return false;
                 }
             }
         }
     }
+    true
 }
 
 async fn read_request(stream: &mut TcpStream) -> Option<Received> {

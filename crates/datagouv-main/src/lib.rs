@@ -50,6 +50,10 @@
 //!
 //! [progenitor]: https://github.com/oxidecomputer/progenitor
 
+/// The type of every free-form object in the answers (`extras`, `metrics`,
+/// `quality`, …): the object's JSON text, read when asked for.
+pub use datagouv_runtime::JsonObject;
+
 /// An upstream operation that is not generated, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExcludedOperation {

@@ -12,12 +12,18 @@
 //! The [`list`] traits are what the code generation derives for every list
 //! of the Main API; the facade turns them into streams.
 //!
+//! Free-form objects of the answers (`extras`, `metrics`, …) are
+//! [`JsonObject`]s: their JSON text, read when asked for.
+//!
 //! This crate holds no policy of its own and no generated code.
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
+mod json_object;
 pub mod list;
 pub mod mask;
+pub mod slot;
+pub use json_object::{JsonObject, NotAnObject};
 pub use list::{ListOperation, Page};
 
 #[doc(hidden)]
@@ -129,7 +135,9 @@ where
     let full = response
         .bytes()
         .await
-        .map_err(progenitor_client::Error::ResponseBodyError)?;
+        .map_err(progenitor_client::Error::ResponseBodyError);
+    slot::body_read();
+    let full = full?;
     let decoded = match std::str::from_utf8(&full) {
         Ok(text) => serde_json::from_str(text),
         // serde_json then says where the bytes go wrong.
@@ -142,5 +150,46 @@ where
         Err(error) => Err(progenitor_client::Error::InvalidResponsePayload(
             full, error,
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static SLOT_HELD: AtomicBool = AtomicBool::new(false);
+
+    /// Holds a request slot until dropped.
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            SLOT_HELD.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Decodes a number, recording whether the slot was still held then.
+    struct Probe {
+        slot_held_while_decoding: bool,
+    }
+    impl<'de> serde::Deserialize<'de> for Probe {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            u32::deserialize(deserializer)?;
+            Ok(Probe {
+                slot_held_while_decoding: SLOT_HELD.load(Ordering::SeqCst),
+            })
+        }
+    }
+
+    #[test]
+    fn the_request_slot_is_given_back_before_the_body_is_decoded() {
+        let answer = reqwest::Response::from(http::Response::new("42"));
+        SLOT_HELD.store(true, Ordering::SeqCst);
+        let decoded = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(slot::scope(Slot, json_response::<Probe, ()>(answer)))
+            .unwrap();
+        assert!(!decoded.into_inner().slot_held_while_decoding);
     }
 }

@@ -25,6 +25,7 @@ mod upload;
 pub use api_key::ApiKey;
 pub use config::{Client, ClientBuilder, Environment, METRICS_URL, TABULAR_URL, USER_AGENT};
 pub use csv_rows::{CsvRow, csv_rows};
+pub use datagouv_runtime::JsonObject;
 pub use download::{
     Checksum, ChecksumKind, DownloadOptions, DownloadSource, DownloadSummary, Validators,
 };

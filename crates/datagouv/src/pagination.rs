@@ -10,8 +10,10 @@
 //! Nothing is requested before a stream is polled. Pages are requested,
 //! read and decoded on the runtime's worker threads (when a Tokio runtime
 //! runs the stream), so with [`Items::prefetch`] the pages in flight are
-//! decoded on every core while the consumer handles the previous ones; they
-//! still arrive in order, and at most `prefetch` decoded pages wait.
+//! decoded on every core while the consumer handles the previous ones; a
+//! request's slot frees once its body is read, so decoding never holds back
+//! the next request. Pages still arrive in order, and at most twice
+//! `prefetch` pages are held at once.
 
 use datagouv_runtime::list::{PageFetcher, PageResult};
 pub use datagouv_runtime::{ListOperation, Page};
@@ -22,8 +24,10 @@ use futures::{
 use std::{
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
+use tokio::sync::Semaphore;
 
 use crate::{Error, error::GeneratedError};
 
@@ -66,7 +70,7 @@ impl<P: Page + Send + 'static> Paginator<P> {
             + 'static,
     {
         Paginator {
-            fetch: Box::new(move |page| off_task(fetch(page))),
+            fetch: Box::new(move |page| Box::pin(decoded(fetch(page)))),
             max_items: None,
             prefetch: 0,
         }
@@ -76,7 +80,7 @@ impl<P: Page + Send + 'static> Paginator<P> {
     /// [`ListExt`] uses).
     pub fn from_fetcher(mut fetch: PageFetcher<P>) -> Self {
         Paginator {
-            fetch: Box::new(move |page| off_task(fetch(page))),
+            fetch: Box::new(move |page| Box::pin(decoded(fetch(page)))),
             max_items: None,
             prefetch: 0,
         }
@@ -90,7 +94,10 @@ impl<P: Page + Send + 'static> Paginator<P> {
 
     /// After the first page, keep up to `pages` requests in flight ahead of
     /// the consumer (page numbers come from `total` and `page_size`); pages
-    /// still arrive in order. 0, the default, requests one page at a time.
+    /// still arrive in order. A request's slot frees as soon as its answer
+    /// is read, so the next request starts while that page is decoded; at
+    /// most `2 × pages` pages are held at once (in flight, being decoded or
+    /// waiting for their turn). 0, the default, requests one page at a time.
     pub fn prefetch(mut self, pages: usize) -> Self {
         self.prefetch = pages;
         self
@@ -106,14 +113,18 @@ impl<P: Page + Send + 'static> Paginator<P> {
         } = self;
         // Nothing is requested until the stream is first polled.
         let head = async move {
-            let first = fetch(1).await;
+            let first = off_task(fetch(1), None).await;
             let rest: Pin<Box<dyn Stream<Item = Result<P, Error>> + Send>> = match &first {
                 Ok(page) if !page.is_empty() && page.has_next() => {
                     let last = last_page(page, max_items);
                     match last {
                         Some(last) if prefetch > 0 => {
-                            let calls: Vec<PageFuture<P>> = (2..=last).map(&mut fetch).collect();
-                            Box::pin(stream::iter(calls).buffered(prefetch).take_while(|page| {
+                            let slots = Arc::new(Semaphore::new(prefetch));
+                            let calls: Vec<PageFuture<P>> = (2..=last)
+                                .map(|page| off_task(fetch(page), Some(slots.clone())))
+                                .collect();
+                            let held = prefetch.saturating_mul(2);
+                            Box::pin(stream::iter(calls).buffered(held).take_while(|page| {
                                 futures::future::ready(
                                     page.as_ref().map_or(true, |p| !p.is_empty()),
                                 )
@@ -155,31 +166,43 @@ impl<P: Page + Send + 'static> Paginator<P> {
     }
 }
 
+/// One page's call with the facade's error.
+async fn decoded<P>(call: impl Future<Output = PageResult<P>>) -> Result<P, Error> {
+    match call.await {
+        Ok(value) => Ok(value.into_inner()),
+        Err(error) => Err(Error::from_generated(error).await),
+    }
+}
+
 /// Runs one page's request, reading and decoding on a worker thread of the
 /// current Tokio runtime when there is one (else on the polling task). The
-/// work starts when the returned future is first polled, so a `buffered(n)`
-/// of them keeps at most `n` pages in flight.
-fn off_task<P, Fut>(call: Fut) -> PageFuture<P>
-where
-    P: Send + 'static,
-    Fut: Future<Output = PageResult<P>> + Send + 'static,
-{
-    let decoded = async move {
-        match call.await {
-            Ok(value) => Ok(value.into_inner()),
-            Err(error) => Err(Error::from_generated(error).await),
-        }
-    };
+/// work starts when the returned future is first polled. With `slots`, the
+/// request first takes a slot, which it gives back once the answer's body
+/// is read (`datagouv_runtime::slot`), before the page is decoded.
+fn off_task<P: Send + 'static>(
+    call: PageFuture<P>,
+    slots: Option<Arc<Semaphore>>,
+) -> PageFuture<P> {
     Box::pin(async move {
+        let slot = match slots {
+            Some(slots) => Some(
+                slots
+                    .acquire_owned()
+                    .await
+                    .expect("the paginator never closes its semaphore"),
+            ),
+            None => None,
+        };
+        let call = datagouv_runtime::slot::scope(slot, call);
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => match runtime.spawn(decoded).await {
+            Ok(runtime) => match runtime.spawn(call).await {
                 Ok(page) => page,
                 Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
                 Err(_) => Err(Error::InvalidInput(
                     "the runtime shut down while a page was being read".into(),
                 )),
             },
-            Err(_) => decoded.await,
+            Err(_) => call.await,
         }
     })
 }
@@ -318,7 +341,9 @@ fn sequential<P: Page + Send + 'static>(
 ) -> impl Stream<Item = Result<P, Error>> + Send {
     stream::unfold(Some(from), move |next| {
         let call = match next {
-            Some(number) if last.is_none_or(|last| number <= last) => Some((number, fetch(number))),
+            Some(number) if last.is_none_or(|last| number <= last) => {
+                Some((number, off_task(fetch(number), None)))
+            }
             _ => None,
         };
         async move {
