@@ -272,6 +272,97 @@ async fn a_dataset_from_draft_to_deletion_every_step_read_back() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A file is streamed part by part from disk (two parts on the wire at
+/// once): udata assembles it whole, with the file's SHA-1.
+#[tokio::test]
+async fn a_file_uploaded_in_streamed_parts_is_assembled_whole() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = user_client(&stack, stack.get("UDATA_BASE_URL"));
+    let dataset = client
+        .create_draft_dataset(DatasetDraft {
+            title: "Envoi en parties".into(),
+            description: "x".into(),
+            ..DatasetDraft::default()
+        })
+        .await
+        .unwrap();
+    let big = csv_bytes(30_000);
+    let dir = scratch("parts");
+    let path = dir.join("parties.csv");
+    std::fs::write(&path, &big).unwrap();
+    let parts = (big.len() as u64).div_ceil(64 * 1024);
+    assert!(parts > 4, "several parts, more than are in flight");
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = calls.clone();
+    let uploaded = client
+        .upload_resource(
+            ResourceUpload::NewResource {
+                dataset: &dataset.id,
+            },
+            UploadSource::file(&path).await.unwrap(),
+            UploadOptions::default()
+                .chunk_size(64 * 1024)
+                .on_progress(move |_, _| {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), parts);
+    let stored = client
+        .main()
+        .get_dataset()
+        .dataset(dataset.id.clone())
+        .send()
+        .value()
+        .await
+        .unwrap();
+    let resource = stored
+        .resources
+        .iter()
+        .find(|r| r.id == uploaded.id)
+        .unwrap();
+    assert_eq!(resource.filesize, Some(big.len() as i64));
+    let checksum = resource.checksum.clone().unwrap();
+    assert_eq!(checksum.value.as_deref(), Some(sha1_hex(&big).as_str()));
+    client.delete_dataset(&dataset.id).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A file that shrinks after it was opened fails with a message naming the
+/// file and the cause, after one attempt (sending again cannot help).
+#[tokio::test]
+async fn a_file_that_changes_during_an_upload_is_reported() {
+    let server = FaultServer::start(vec![Action::json(200, r#"{"success": true}"#)]).await;
+    let client = Client::builder()
+        .main_url(server.url())
+        .api_key("key")
+        .build()
+        .unwrap();
+    let dir = scratch("shrinks");
+    let path = dir.join("rétréci.csv");
+    std::fs::write(&path, vec![b'x'; 300_000]).unwrap();
+    let source = UploadSource::file(&path).await.unwrap();
+    std::fs::write(&path, vec![b'x'; 100_000]).unwrap();
+    let error = client
+        .upload_resource(
+            ResourceUpload::NewResource { dataset: "d" },
+            source,
+            UploadOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, datagouv::Error::InvalidInput(text)
+            if text.contains("rétréci.csv ended 200000 bytes before its announced size")),
+        "{error}"
+    );
+    assert!(server.received().len() <= 1, "not sent again");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test]
 async fn a_post_whose_answer_is_lost_is_reported_and_not_duplicated() {
     let Some(stack) = Stack::from_env() else {

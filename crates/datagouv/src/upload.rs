@@ -2,28 +2,66 @@
 //! generate: resource files (with udata's chunked protocol for large ones),
 //! community resource files, avatars, logos, banners and images.
 //!
-//! A file is read one chunk at a time (8 MiB by default), the next part
-//! while the current one is sent, so memory stays bounded (two parts)
-//! whatever its size. Above one chunk the upload uses udata's
-//! protocol: every part is sent with the same `uuid`, its `partindex`,
-//! `totalparts` and `chunksize`, then a last request without a file
-//! assembles them. A part that fails is sent again (re-sending a part
+//! Above one chunk (8 MiB by default) the upload uses udata's protocol:
+//! every part is sent with the same `uuid`, its `partindex`, `totalparts`
+//! and `chunksize`, then a last request without a file assembles them; two
+//! parts are on the wire at once. A file's part is streamed from disk in
+//! 256 KiB pieces as the socket takes them (and read again from its offset
+//! if it must be sent again), so memory stays small whatever the file's
+//! size; a part of any other reader is read into memory first (two parts
+//! in memory at most). A part that fails is sent again (re-sending a part
 //! overwrites it, so it is safe); the assembling request is never repeated
-//! blindly.
+//! blindly, and a file that cannot be read is not sent again.
 
 use bytes::Bytes;
+use futures::{TryStreamExt as _, stream};
 use reqwest::{
     Method, Url,
     multipart::{Form, Part},
 };
 use serde::de::DeserializeOwned;
 use std::{
+    io::SeekFrom,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Instant,
 };
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 use crate::{Client, Error, error::excerpt, retry::Decision};
+
+/// A file that could not be read while its part was being sent (carried
+/// through reqwest's error as the body's error).
+#[derive(Debug)]
+struct SourceUnreadable(String);
+
+impl std::fmt::Display for SourceUnreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SourceUnreadable {}
+
+/// The [`SourceUnreadable`] behind a failed send, if that was the cause.
+fn unreadable_source(error: &reqwest::Error) -> Option<&SourceUnreadable> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        // `io::Error` hides its payload from `source()`: look inside.
+        let inner = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if let Some(found) = inner.unwrap_or(error).downcast_ref::<SourceUnreadable>() {
+            return Some(found);
+        }
+        cause = error.source();
+    }
+    None
+}
+
+/// Parts of a chunked upload on the wire at once.
+const PARTS_IN_FLIGHT: usize = 2;
 
 /// Where a resource file goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,7 +183,101 @@ fn segment(id: &str) -> String {
 pub struct UploadSource {
     name: String,
     size: u64,
-    reader: Box<dyn AsyncRead + Unpin + Send>,
+    reader: Reader,
+}
+
+/// Where an upload's bytes come from.
+enum Reader {
+    /// A file: each part is streamed from its offset as it is sent (and read
+    /// again from there if it must be sent again), never held whole.
+    File {
+        /// The file's path.
+        path: Arc<Path>,
+        /// Where the next part starts.
+        position: u64,
+    },
+    /// Any async reader: each part is read into memory first, so that it
+    /// can be sent again.
+    Stream(Box<dyn AsyncRead + Unpin + Send>),
+}
+
+/// One part of an upload, as it will be sent.
+#[derive(Clone)]
+enum PartData {
+    /// `size` bytes of the file at `path` from `offset`.
+    File {
+        path: Arc<Path>,
+        offset: u64,
+        size: u64,
+    },
+    /// Bytes in memory.
+    Bytes(Bytes),
+}
+
+/// Bytes of a file read per piece of a streamed part.
+const PIECE: usize = 256 * 1024;
+
+impl PartData {
+    fn len(&self) -> u64 {
+        match self {
+            PartData::File { size, .. } => *size,
+            PartData::Bytes(bytes) => bytes.len() as u64,
+        }
+    }
+
+    /// The multipart `file` field of this part; a file part starts reading
+    /// (on the blocking pool, a few pieces ahead of the socket) when sent.
+    fn form_part(&self, name: &str) -> Part {
+        let body = match self {
+            PartData::Bytes(bytes) => reqwest::Body::from(bytes.clone()),
+            PartData::File { path, offset, size } => {
+                file_stream(path.clone(), *offset, *size, name.to_owned())
+            }
+        };
+        Part::stream_with_length(body, self.len())
+            .file_name(name.to_owned())
+            .mime_str("application/octet-stream")
+            .expect("a valid MIME type")
+    }
+}
+
+/// `size` bytes of the file at `path` from `offset`, as a body read piece
+/// by piece as the socket takes them. The piece buffer is reused, so the
+/// bytes are still in the CPU's cache when they are written to the socket
+/// (whole 8 MiB parts were not: the upload ran at 0.84x curl's speed).
+fn file_stream(path: Arc<Path>, offset: u64, size: u64, name: String) -> reqwest::Body {
+    let unreadable = {
+        let name = name.clone();
+        move |e: std::io::Error| {
+            std::io::Error::other(SourceUnreadable(format!("cannot read {name}: {e}")))
+        }
+    };
+    let opened = async move {
+        let mut file = tokio::fs::File::open(&path).await?;
+        file.seek(SeekFrom::Start(offset)).await?;
+        Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::with_capacity(
+            AsyncReadExt::take(file, size),
+            PIECE,
+        ))
+    };
+    let pieces = stream::once(opened).try_flatten().map_err(unreadable);
+    let checked = stream::try_unfold((Box::pin(pieces), 0u64), move |(mut pieces, read)| {
+        let name = name.clone();
+        async move {
+            match pieces.try_next().await? {
+                Some(piece) => {
+                    let read = read + piece.len() as u64;
+                    Ok(Some((piece, (pieces, read))))
+                }
+                None if read < size => Err(std::io::Error::other(SourceUnreadable(format!(
+                    "{name} ended {} bytes before its announced size: the file changed while it was uploaded",
+                    size - read
+                )))),
+                None => Ok(None),
+            }
+        }
+    });
+    reqwest::Body::wrap_stream(checked)
 }
 
 impl UploadSource {
@@ -167,7 +299,10 @@ impl UploadSource {
         Ok(UploadSource {
             name,
             size,
-            reader: Box::new(file),
+            reader: Reader::File {
+                path: Arc::from(path),
+                position: 0,
+            },
         })
     }
 
@@ -180,7 +315,7 @@ impl UploadSource {
         UploadSource {
             name: name.into(),
             size,
-            reader: Box::new(reader),
+            reader: Reader::Stream(Box::new(reader)),
         }
     }
 }
@@ -202,7 +337,8 @@ impl Default for UploadOptions {
 
 impl UploadOptions {
     /// Bytes per part (default 8 MiB, at least 64 KiB); a file of at most
-    /// one part goes in one request. Memory use is about one part.
+    /// one part goes in one request. A file is streamed whatever the part
+    /// size; a part of any other reader is held in memory (two at most).
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = bytes.max(64 * 1024);
         self
@@ -277,17 +413,12 @@ impl Client {
             )));
         }
         let (method, path) = target.route();
-        let mut buffer = Vec::with_capacity(source.size as usize);
-        source
-            .reader
-            .read_to_end(&mut buffer)
-            .await
-            .map_err(|e| Error::InvalidInput(format!("cannot read the image: {e}")))?;
-        let bytes = Bytes::from(buffer);
+        let size = source.size;
+        let part = read_part(&mut source, size).await?;
         let name = source.name.clone();
         let bbox = bbox.map(str::to_owned);
         self.send_form(method, &path, false, move || {
-            let mut form = Form::new().part("file", file_part(&bytes, &name));
+            let mut form = Form::new().part("file", part.form_part(&name));
             if let Some(bbox) = &bbox {
                 form = form.text("bbox", bbox.clone());
             }
@@ -306,11 +437,11 @@ impl Client {
         let parts = total.div_ceil(options.chunk_size).max(1);
         let name = source.name.clone();
         if parts == 1 {
-            let bytes = read_part(&mut source, total).await?;
+            let part = read_part(&mut source, total).await?;
             let file_name = name.clone();
             let result = self
                 .send_form(Method::POST, path, false, move || {
-                    Form::new().part("file", file_part(&bytes, &file_name))
+                    Form::new().part("file", part.form_part(&file_name))
                 })
                 .await;
             if result.is_ok()
@@ -321,42 +452,52 @@ impl Client {
             return result;
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let mut sent = 0;
-        let mut bytes = read_part(&mut source, options.chunk_size.min(total)).await?;
-        for index in 0..parts {
-            let size = bytes.len() as u64;
-            // Part n+1 is read while part n is on the wire: two parts in
-            // memory at most.
-            let next_size = options.chunk_size.min(total - sent - size);
-            let (id, name) = (id.clone(), name.clone());
-            let part = bytes.clone();
-            let send = self.send_form(Method::POST, path, true, move || {
-                Form::new()
-                    .text("uuid", id.clone())
-                    .text("filename", name.clone())
-                    .text("partindex", index.to_string())
-                    .text("totalparts", parts.to_string())
-                    .text("chunksize", size.to_string())
-                    .part("file", file_part(&part, &name))
-            });
-            let read = async {
-                match next_size {
-                    0 => Ok(Bytes::new()),
-                    next => read_part(&mut source, next).await,
+        // Up to PARTS_IN_FLIGHT parts are on the wire at once, so the next
+        // part starts while the server still takes in the previous one. A
+        // file's parts are streamed; a reader's are read one after the other
+        // when a place is free (PARTS_IN_FLIGHT in memory at most).
+        let chunk_size = options.chunk_size;
+        let reads = stream::try_unfold((source, 0u64), move |(mut source, index)| async move {
+            if index == parts {
+                return Ok(None);
+            }
+            let size = chunk_size.min(source.size - index * chunk_size);
+            let part = read_part(&mut source, size).await?;
+            Ok(Some(((index, part), (source, index + 1))))
+        });
+        {
+            let (id, name) = (&id, &name);
+            let sends = reads.map_ok(|(index, part): (u64, PartData)| {
+                let (id, name) = (id.clone(), name.clone());
+                let size = part.len();
+                async move {
+                    let ack: serde_json::Value = self
+                        .send_form(Method::POST, path, true, move || {
+                            Form::new()
+                                .text("uuid", id.clone())
+                                .text("filename", name.clone())
+                                .text("partindex", index.to_string())
+                                .text("totalparts", parts.to_string())
+                                .text("chunksize", size.to_string())
+                                .part("file", part.form_part(&name))
+                        })
+                        .await?;
+                    if ack.get("success").and_then(|s| s.as_bool()) != Some(true) {
+                        return Err(Error::InvalidInput(format!(
+                            "the server refused part {index} of {parts}: {ack}"
+                        )));
+                    }
+                    Ok(size)
                 }
-            };
-            let (ack, next): (Result<serde_json::Value, Error>, _) = futures::join!(send, read);
-            let ack = ack?;
-            if ack.get("success").and_then(|s| s.as_bool()) != Some(true) {
-                return Err(Error::InvalidInput(format!(
-                    "the server refused part {index} of {parts}: {ack}"
-                )));
+            });
+            let mut acks = std::pin::pin!(sends.try_buffered(PARTS_IN_FLIGHT));
+            let mut sent = 0;
+            while let Some(size) = acks.try_next().await? {
+                sent += size;
+                if let Some(callback) = options.on_progress.as_mut() {
+                    callback(sent, total);
+                }
             }
-            sent += size;
-            if let Some(callback) = options.on_progress.as_mut() {
-                callback(sent, total);
-            }
-            bytes = next?;
         }
         self.send_form(Method::POST, path, false, move || {
             Form::new()
@@ -393,6 +534,12 @@ impl Client {
                 .transport()
                 .send_following(self.http_client(), request)
                 .await;
+            // The file, not the network, failed: sending again cannot help.
+            if let Err(error) = &result
+                && let Some(unreadable) = unreadable_source(error)
+            {
+                return Err(Error::InvalidInput(unreadable.0.clone()));
+            }
             let decision =
                 self.retry_policy()
                     .decide_live(&method, resend_is_safe, &result, attempt, started);
@@ -417,18 +564,26 @@ impl Client {
     }
 }
 
-/// A file part over shared bytes: re-sending it copies nothing.
-fn file_part(bytes: &Bytes, name: &str) -> Part {
-    Part::stream_with_length(reqwest::Body::from(bytes.clone()), bytes.len() as u64)
-        .file_name(name.to_owned())
-        .mime_str("application/octet-stream")
-        .expect("a valid MIME type")
-}
-
-async fn read_part(source: &mut UploadSource, size: u64) -> Result<Bytes, Error> {
-    let mut bytes = Vec::with_capacity(size as usize);
-    (&mut source.reader)
-        .take(size)
+/// The next `size` bytes of `source`, which must have them: a file's are
+/// read when the part is sent, a reader's now.
+async fn read_part(source: &mut UploadSource, size: u64) -> Result<PartData, Error> {
+    let reader = match &mut source.reader {
+        Reader::File { path, position } => {
+            let part = PartData::File {
+                path: path.clone(),
+                offset: *position,
+                size,
+            };
+            *position += size;
+            return Ok(part);
+        }
+        Reader::Stream(reader) => reader,
+    };
+    let capacity = usize::try_from(size).map_err(|_| {
+        Error::InvalidInput(format!("a part of {size} bytes does not fit in memory"))
+    })?;
+    let mut bytes = Vec::with_capacity(capacity);
+    AsyncReadExt::take(reader, size)
         .read_to_end(&mut bytes)
         .await
         .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", source.name)))?;
@@ -439,5 +594,5 @@ async fn read_part(source: &mut UploadSource, size: u64) -> Result<Bytes, Error>
             bytes.len()
         )));
     }
-    Ok(Bytes::from(bytes))
+    Ok(PartData::Bytes(Bytes::from(bytes)))
 }
