@@ -32,6 +32,10 @@ pub enum Action {
     ResetBeforeReading,
     /// Send the head and `body`'s first half, wait this long, then the rest.
     Slow(std::time::Duration, String),
+    /// Act as a proxy: send the request on to this server and relay its
+    /// answer, whole, or only its head and this many body bytes before
+    /// closing the connection (a download cut on the way).
+    Relay(SocketAddr, Option<usize>),
 }
 
 impl Action {
@@ -203,6 +207,20 @@ async fn serve(
 async fn answer(stream: &mut TcpStream, action: Action, raw: &[u8]) -> bool {
     {
         match action {
+            Action::Relay(upstream, cut) => {
+                let answer = forward(upstream, raw).await;
+                let Some(cut) = cut else {
+                    return stream.write_all(&answer).await.is_ok();
+                };
+                let body_start = answer
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(answer.len(), |end| end + 4);
+                let end = answer.len().min(body_start + cut);
+                let _ = stream.write_all(&answer[..end]).await;
+                let _ = stream.shutdown().await;
+                return false;
+            }
             Action::ForwardThenReset(upstream) => {
                 forward(upstream, raw).await;
                 #[allow(deprecated)]
@@ -295,17 +313,17 @@ async fn read_request(stream: &mut TcpStream) -> Option<Received> {
 }
 
 /// Sends a raw request to `upstream` with `Connection: close` and reads the
-/// whole answer (discarded).
-async fn forward(upstream: SocketAddr, raw: &[u8]) {
+/// whole answer.
+async fn forward(upstream: SocketAddr, raw: &[u8]) -> Vec<u8> {
     let Ok(mut connection) = TcpStream::connect(upstream).await else {
-        return;
+        return Vec::new();
     };
     let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
     let mut request = raw[..line_end].to_vec();
     request.extend_from_slice(b"\r\nconnection: close");
     request.extend_from_slice(&raw[line_end..]);
     if connection.write_all(&request).await.is_err() {
-        return;
+        return Vec::new();
     }
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(
@@ -313,4 +331,5 @@ async fn forward(upstream: SocketAddr, raw: &[u8]) {
         connection.read_to_end(&mut answer),
     )
     .await;
+    answer
 }

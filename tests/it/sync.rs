@@ -6,6 +6,7 @@
 //! resource is kept and reported, then removed with `delete(true)`.
 
 use crate::downloads::{FileServer, content, tempdir};
+use crate::fault_server::{Action, FaultServer};
 use datagouv::{
     Client, DatasetDraft, Manifest, ResourceUpload, SyncEvent, SyncPlan, SyncSummary,
     UploadOptions, UploadSource,
@@ -213,23 +214,37 @@ async fn a_mirror_fetches_only_what_changed() {
             .all(|e| e.resource_id != hosted_b)
     );
 
-    // 5. A remote file cut halfway: reported as failed, then continued with
+    // 5. A remote file behind a proxy that cuts its first answer after
+    //    50,000 of 120,000 bytes: reported as failed, then continued with
     //    Range on the next run (only the rest moves).
+    let upstream = host.url.trim_start_matches("http://").parse().unwrap();
+    let answers = std::sync::atomic::AtomicUsize::new(0);
+    let proxy = FaultServer::start_routed(move |_| {
+        let first = answers.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        Action::Relay(upstream, first.then_some(50_000))
+    })
+    .await;
     client
-        .add_remote_resource(&id, "coupé", &format!("{}/etag/cut.csv", host.url), "csv")
+        .add_remote_resource(
+            &id,
+            "coupé",
+            &format!("{}/etag/cut.csv", proxy.url()),
+            "csv",
+        )
         .await
         .unwrap();
-    host.hosted.lock().unwrap().cut_after = Some(50_000);
     let (cut, _) = run(&client, plan()).await;
     assert_eq!(
         (cut.new, cut.failed),
         (0, 2),
         "the cut file and the 404 failed"
     );
+    assert_eq!(proxy.received().len(), 1, "one request through the proxy");
     let before = host.sent();
     let (resumed, _) = run(&client, plan()).await;
     assert_eq!((resumed.new, resumed.bytes), (1, 70_000));
     assert_eq!(host.sent() - before, 70_000, "only the rest was sent");
+    assert_eq!(proxy.received().len(), 2, "the rest came through the proxy");
     assert!(
         host.requests()
             .iter()
