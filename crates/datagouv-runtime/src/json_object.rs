@@ -7,7 +7,7 @@ use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
     de::{self, DeserializeOwned, MapAccess, Visitor},
 };
-use serde_json::{Map, Value, value::RawValue};
+use serde_json::{Map, Value};
 
 /// A JSON object whose keys the API does not fix: a dataset's or a
 /// resource's `extras`, the `metrics` and `quality` summaries, and every
@@ -140,10 +140,10 @@ impl FromStr for JsonObject {
 }
 
 impl Serialize for JsonObject {
-    /// Writes the text as it is to serde_json (as a map elsewhere).
+    /// Writes the object as a map, so every format (JSON, YAML, …) gets an
+    /// object; keys come out sorted, as `serde_json` maps write them.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
-        raw.serialize(serializer)
+        self.to_map().serialize(serializer)
     }
 }
 
@@ -296,7 +296,10 @@ mod tests {
         assert!(!object.is_empty());
         assert!(JsonObject::new().is_empty());
         assert!("{ }".parse::<JsonObject>().unwrap().is_empty());
-        assert_eq!(serde_json::to_string(&object).unwrap(), object.as_json());
+        assert_eq!(
+            serde_json::to_string(&object).unwrap(),
+            r#"{"a":"é\"x","b":[1,{"c":null}]}"#
+        );
         // `to_value` (and so pretty printing through a Value) takes it apart.
         assert_eq!(
             serde_json::to_value(&object).unwrap(),
