@@ -204,7 +204,8 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     }
 }
 
-/// A map key: serde_json's raw-value token, or a real key.
+/// A map key: serde_json's raw-value token, or a real key. Its own visitor
+/// (not [`Text`]'s) so that the token, met once per object, costs no allocation.
 enum Key {
     Raw,
     Field(String),

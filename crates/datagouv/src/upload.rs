@@ -225,8 +225,8 @@ impl PartData {
         }
     }
 
-    /// The multipart `file` field of this part; a file part starts reading
-    /// (on the blocking pool, a few pieces ahead of the socket) when sent.
+    /// The multipart `file` field of this part; a file part opens and reads
+    /// its file when it is sent (each time it is sent).
     fn form_part(&self, name: &str) -> Part {
         let body = match self {
             PartData::Bytes(bytes) => reqwest::Body::from(bytes.clone()),
@@ -261,20 +261,18 @@ fn file_stream(path: Arc<Path>, offset: u64, size: u64, name: String) -> reqwest
         ))
     };
     let pieces = stream::once(opened).try_flatten().map_err(unreadable);
-    let checked = stream::try_unfold((Box::pin(pieces), 0u64), move |(mut pieces, read)| {
-        let name = name.clone();
-        async move {
-            match pieces.try_next().await? {
-                Some(piece) => {
-                    let read = read + piece.len() as u64;
-                    Ok(Some((piece, (pieces, read))))
-                }
-                None if read < size => Err(std::io::Error::other(SourceUnreadable(format!(
-                    "{name} ended {} bytes before its announced size: the file changed while it was uploaded",
-                    size - read
-                )))),
-                None => Ok(None),
+    let state = (Box::pin(pieces), 0u64, name);
+    let checked = stream::try_unfold(state, move |(mut pieces, read, name)| async move {
+        match pieces.try_next().await? {
+            Some(piece) => {
+                let read = read + piece.len() as u64;
+                Ok(Some((piece, (pieces, read, name))))
             }
+            None if read < size => Err(std::io::Error::other(SourceUnreadable(format!(
+                "{name} ended {} bytes before its announced size: the file changed while it was uploaded",
+                size - read
+            )))),
+            None => Ok(None),
         }
     });
     reqwest::Body::wrap_stream(checked)
@@ -466,7 +464,6 @@ impl Client {
             Ok(Some(((index, part), (source, index + 1))))
         });
         {
-            let (id, name) = (&id, &name);
             let sends = reads.map_ok(|(index, part): (u64, PartData)| {
                 let (id, name) = (id.clone(), name.clone());
                 let size = part.len();
