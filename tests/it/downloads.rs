@@ -260,6 +260,26 @@ async fn a_cut_download_is_continued_with_range_and_verified() {
     );
 }
 
+/// A resumable download of `url` whose answer the host cuts after `at`
+/// bytes: it fails.
+async fn fails_when_cut(
+    client: &Client,
+    server: &FileServer,
+    url: &str,
+    path: &std::path::Path,
+    at: u64,
+) {
+    server.hosted.lock().unwrap().cut_after = Some(at);
+    let cut = client
+        .download(
+            DownloadSource::Url(url.to_owned()),
+            path,
+            DownloadOptions::default().resumable(),
+        )
+        .await;
+    assert!(cut.is_err(), "the cut answer is an error");
+}
+
 #[tokio::test]
 async fn a_file_that_changed_or_a_host_without_range_restarts_cleanly() {
     let body = content(500_000, 4);
@@ -271,17 +291,7 @@ async fn a_file_that_changed_or_a_host_without_range_restarts_cleanly() {
     // host send it whole, and the new content is what is kept.
     let path = dir.join("changing.csv");
     let url = format!("{}/etag", server.url);
-    server.hosted.lock().unwrap().cut_after = Some(100_000);
-    assert!(
-        client
-            .download(
-                DownloadSource::Url(url.clone()),
-                &path,
-                DownloadOptions::default().resumable()
-            )
-            .await
-            .is_err()
-    );
+    fails_when_cut(&client, &server, &url, &path, 100_000).await;
     let changed = content(450_000, 5);
     {
         let mut hosted = server.hosted.lock().unwrap();
@@ -304,17 +314,7 @@ async fn a_file_that_changed_or_a_host_without_range_restarts_cleanly() {
     // A host with neither validators nor ranges: the retry starts over.
     let path = dir.join("plain.csv");
     let url = format!("{}/plain", server.url);
-    server.hosted.lock().unwrap().cut_after = Some(100_000);
-    assert!(
-        client
-            .download(
-                DownloadSource::Url(url.clone()),
-                &path,
-                DownloadOptions::default().resumable()
-            )
-            .await
-            .is_err()
-    );
+    fails_when_cut(&client, &server, &url, &path, 100_000).await;
     let whole = client
         .download(
             DownloadSource::Url(url),

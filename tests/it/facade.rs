@@ -103,6 +103,13 @@ async fn every_page_of_the_real_lists_is_streamed_once() {
     );
 }
 
+/// The `page` parameter of a request path.
+fn page_number(path: &str) -> Option<u64> {
+    path.split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("page="))
+        .and_then(|n| n.parse().ok())
+}
+
 /// The page `number` of a list of `pages` datasets, one per page, with the
 /// next page announced as udata does.
 fn dataset_page(number: u64, pages: u64, origin: &str) -> String {
@@ -126,12 +133,7 @@ async fn a_slow_page_holds_one_prefetch_slot_and_order_is_kept() {
     let origin = Arc::new(std::sync::OnceLock::<String>::new());
     let base = origin.clone();
     let server = FaultServer::start_routed(move |request| {
-        let number: u64 = request
-            .path
-            .split(['?', '&'])
-            .find_map(|pair| pair.strip_prefix("page="))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
+        let number = page_number(&request.path).unwrap_or(1);
         let body = dataset_page(number, 8, base.get().unwrap());
         if number == 2 {
             Action::Slow(Duration::from_millis(800), body)
@@ -148,15 +150,7 @@ async fn a_slow_page_holds_one_prefetch_slot_and_order_is_kept() {
         server
             .received()
             .iter()
-            .filter_map(|r| {
-                r.path
-                    .split("page=")
-                    .nth(1)?
-                    .split('&')
-                    .next()?
-                    .parse()
-                    .ok()
-            })
+            .filter_map(|r| page_number(&r.path))
             .collect()
     };
 
