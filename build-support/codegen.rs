@@ -40,6 +40,7 @@ pub fn generate(name: &str) {
         .generate_tokens(&spec)
         .unwrap_or_else(|err| panic!("progenitor failed on {spec_path}: {err}"));
     let tokens = free_form_objects_as_json_text(tokens);
+    let tokens = path_parameters_as_one_segment(tokens);
     let mut file: syn::File = syn::parse2(tokens)
         .unwrap_or_else(|err| panic!("progenitor output for {spec_path} does not parse: {err}"));
     let lists = add_list_support(&mut file);
@@ -87,6 +88,44 @@ fn free_form_objects_as_json_text(tokens: proc_macro2::TokenStream) -> proc_macr
         )
         .parse()
         .expect("the generated code still tokenises after the type swap")
+}
+
+/// Sends every path parameter through `datagouv_runtime::path_segment`
+/// instead of progenitor's `encode_path`: a value is percent-encoded as one
+/// segment (`%` and `\\` included, which `encode_path` leaves), and `.`,
+/// `..` or an empty value fail the call with `Error::InvalidRequest` before
+/// anything is sent, as URL parsers would drop or climb such a segment
+/// (`get_dataset("..")` would otherwise ask for the API root).
+fn path_parameters_as_one_segment(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let text = tokens.to_string();
+    let call = "encode_path (& ";
+    let end = " . to_string ())";
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut rest = text.as_str();
+    let mut replaced = 0;
+    while let Some(start) = rest.find(call) {
+        let after = &rest[start + call.len()..];
+        let close = after
+            .find(end)
+            .unwrap_or_else(|| panic!("progenitor changed its path encoding near `{}`", &rest[start..]));
+        let name = &after[..close];
+        assert!(
+            name.chars().all(|c| c.is_alphanumeric() || c == '_'),
+            "unexpected path parameter expression `{name}`: update build/codegen.rs"
+        );
+        out.push_str(&rest[..start]);
+        out.push_str(&format!(
+            "::datagouv_runtime::path_segment (& {name} . to_string ()) . map_err (Error :: InvalidRequest) ?"
+        ));
+        rest = &after[close + end.len()..];
+        replaced += 1;
+    }
+    out.push_str(rest);
+    if replaced == 0 {
+        return tokens;
+    }
+    out.parse()
+        .expect("the generated code still tokenises after the path-segment swap")
 }
 
 /// Renders the operations left out of generation as a public constant, or

@@ -22,9 +22,11 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc};
 mod json_object;
 pub mod list;
 pub mod mask;
+mod path;
 pub mod slot;
 pub use json_object::{JsonObject, NotAnObject};
 pub use list::{ListOperation, Page};
+pub use path::path_segment;
 
 #[doc(hidden)]
 pub use progenitor_client as __progenitor_client;

@@ -65,6 +65,18 @@ pub enum Error {
     /// The request was refused before it was sent.
     #[error("invalid request: {0}")]
     InvalidInput(String),
+    /// A local file or folder could not be read or written (permission,
+    /// missing folder, full disk, a folder where a file was expected).
+    #[error("cannot {operation} {}: {source}", path.display())]
+    Io {
+        /// What the SDK was doing: `write`, `read`, `create the folder`, …
+        operation: &'static str,
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The client is not configured right.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -102,6 +114,19 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 }
 
 impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub fn io(
+        operation: &'static str,
+        path: impl Into<std::path::PathBuf>,
+        source: std::io::Error,
+    ) -> Error {
+        Error::Io {
+            operation,
+            path: path.into(),
+            source,
+        }
+    }
+
     /// Turns an error of a generated client into an [`Error`], reading the
     /// body of an error answer for the server's message.
     pub async fn from_generated(error: GeneratedError) -> Error {

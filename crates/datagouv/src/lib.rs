@@ -49,6 +49,19 @@ pub use upload::{
     UploadedImage, UploadedResource,
 };
 
+/// `value` (an id or a slug) as exactly one URL path segment, for paths
+/// given to [`Client::raw`]: percent-encoded (`/` as `%2F`, `%` as `%25`),
+/// or [`Error::InvalidInput`] for an empty value, `.` or `..`. The
+/// generated clients encode their path parameters the same way.
+///
+/// ```
+/// assert_eq!(datagouv::path_segment("../me").unwrap(), "..%2Fme");
+/// assert!(datagouv::path_segment("..").is_err());
+/// ```
+pub fn path_segment(value: &str) -> Result<String, Error> {
+    datagouv_runtime::path_segment(value).map_err(Error::InvalidInput)
+}
+
 /// What most programs import: the [`Client`], `.items()`/`.pages()` on
 /// every list ([`ListExt`]), `.value()` on every call ([`SendExt`]), and the
 /// `futures` stream traits the streams are read with.
