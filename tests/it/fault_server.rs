@@ -36,6 +36,10 @@ pub enum Action {
     /// answer, whole, or only its head and this many body bytes before
     /// closing the connection (a download cut on the way).
     Relay(SocketAddr, Option<usize>),
+    /// Answer with this status and a body that never ends (no length,
+    /// 64 KiB at a time, at most 256 MiB); the counter adds up the bytes
+    /// the client took.
+    Endless(u16, Arc<std::sync::atomic::AtomicU64>),
 }
 
 impl Action {
@@ -244,6 +248,22 @@ async fn answer(stream: &mut TcpStream, action: Action, raw: &[u8]) -> bool {
                     "HTTP/1.1 200 OK\r\ncontent-length: {declared}\r\ncontent-type: text/csv\r\n\r\n{body}"
                 );
                 let _ = stream.write_all(answer.as_bytes()).await;
+                return false;
+            }
+            Action::Endless(status, sent) => {
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n"
+                );
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return false;
+                }
+                let chunk = vec![b'x'; 64 * 1024];
+                for _ in 0..(256 * 16) {
+                    if stream.write_all(&chunk).await.is_err() {
+                        break;
+                    }
+                    sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                }
                 return false;
             }
             Action::Reset => {

@@ -56,6 +56,37 @@ fn faults() -> Vec<(&'static str, Vec<Action>)> {
             )],
         ),
         (
+            "429 with Retry-After: 18446744073709551615",
+            vec![Action::Respond(
+                429,
+                vec![("retry-after", u64::MAX.to_string())],
+                r#"{"message": "slow down"}"#.into(),
+            )],
+        ),
+        (
+            "503 with X-RateLimit-Reset: 18446744073709551615",
+            vec![Action::Respond(
+                503,
+                vec![
+                    ("x-ratelimit-remaining", "0".into()),
+                    ("x-ratelimit-reset", u64::MAX.to_string()),
+                ],
+                r#"{"message": "quota"}"#.into(),
+            )],
+        ),
+        (
+            "200 with X-RateLimit-Reset: 18446744073709551615",
+            vec![Action::Respond(
+                200,
+                vec![
+                    ("content-type", "application/json".into()),
+                    ("x-ratelimit-remaining", "0".into()),
+                    ("x-ratelimit-reset", u64::MAX.to_string()),
+                ],
+                SITE.into(),
+            )],
+        ),
+        (
             "connection reset before the request is read",
             vec![Action::ResetBeforeReading],
         ),
@@ -205,4 +236,31 @@ async fn the_fault_matrix_matches_docs_reliability() {
             "docs/RELIABILITY.md is out of date: run with DATAGOUV_UPDATE_DOCS=1"
         );
     }
+}
+
+/// An error answer whose body never ends is read up to a bound, not to the
+/// end: the caller gets the error with the start of the body, and the
+/// server could hand over only a few socket buffers' worth.
+#[tokio::test]
+async fn an_endless_error_body_is_read_up_to_a_bound() {
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let server = FaultServer::start(vec![Action::Endless(500, sent.clone())]).await;
+    let started = Instant::now();
+    let result = client(&server.url()).main().get_site().send().value().await;
+    let message = match result {
+        Err(Error::Api {
+            status, message, ..
+        }) if status.as_u16() == 500 => message,
+        other => panic!("expected a 500 Api error, got {other:?}"),
+    };
+    assert!(message.starts_with("xxxx"), "{message}");
+    assert!(message.chars().count() <= 201, "{message}");
+    // Let the server notice the closed connection.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let taken = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        taken < 32 * 1024 * 1024,
+        "the client read {taken} bytes of an error body (bound: 64 KiB + socket buffers)"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
 }

@@ -158,7 +158,7 @@ impl Error {
         let url = response.url().to_string();
         let rate_limit =
             RateLimit::from_headers(response.headers(), SystemTime::now()).unwrap_or_default();
-        let body = match response.bytes().await {
+        let body = match read_bounded(response, MAX_ERROR_BODY).await {
             Ok(body) => body,
             Err(error) => return Error::Transport(error),
         };
@@ -191,6 +191,26 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The most of an error answer's body that is read: its message is in the
+/// first bytes, and a hostile or broken server may send an endless one.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The body of `response`, at most `limit` bytes; the rest is not read
+/// (the connection is dropped with the response).
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> reqwest::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await? {
+            Some(chunk) => {
+                let room = limit - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            None => break,
+        }
+    }
+    Ok(body)
 }
 
 /// Reads `{"message": …, "errors": {field: msg | [msg]}}` (udata), or

@@ -41,8 +41,8 @@ pub use publish::{Dataset, DatasetDraft, Resource};
 pub use query::{
     Aggregate, Column, Condition, Filter, MAX_PAGE_SIZE, Op, Order, Profile, Query, RowsPage,
 };
-pub use rate_limit::RateLimit;
-pub use retry::{Decision, Outcome, RetryPolicy};
+pub use rate_limit::{MAX_SERVER_WAIT, RateLimit};
+pub use retry::{Decision, Outcome, RetryPolicy, server_delay};
 pub use sync::{MANIFEST, Manifest, ManifestEntry, SyncEvent, SyncPlan, SyncSummary, safe_name};
 pub use upload::{
     ImageUpload, ResourceUpload, UploadOptions, UploadSource, UploadedCommunityResource,

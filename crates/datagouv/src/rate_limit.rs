@@ -3,6 +3,10 @@
 use reqwest::header::HeaderMap;
 use std::time::{Duration, SystemTime};
 
+/// The longest wait any header may ask for: a day. A server, or any file
+/// host on the way, may send any number; a larger one is read as this.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The last rate-limit state a server announced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RateLimit {
@@ -28,13 +32,16 @@ impl RateLimit {
 }
 
 /// `X-RateLimit-Reset` is a Unix timestamp on data.gouv.fr; small values are
-/// read as seconds from now, as some servers send them.
+/// read as seconds from now, as some servers send them. A time further than
+/// [`MAX_SERVER_WAIT`] from `now` is read as `now + MAX_SERVER_WAIT`.
 fn reset_time(value: u64, now: SystemTime) -> SystemTime {
-    if value > 1_000_000_000 {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(value)
+    let latest = now.checked_add(MAX_SERVER_WAIT).unwrap_or(now);
+    let at = if value > 1_000_000_000 {
+        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(value))
     } else {
-        now + Duration::from_secs(value)
-    }
+        now.checked_add(Duration::from_secs(value))
+    };
+    at.map_or(latest, |at| at.min(latest))
 }
 
 /// How long until the window resets, when the quota is spent.
@@ -65,5 +72,28 @@ mod tests {
         assert_eq!(reset_delay(&headers, now), None, "quota left: no wait");
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         assert_eq!(reset_delay(&headers, now), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn hostile_reset_values_are_capped_not_panicking() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for value in [
+            "18446744073709551615",
+            "9223372036854775807",
+            "99999999999999",
+            "86401",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            headers.insert("x-ratelimit-reset", HeaderValue::from_str(value).unwrap());
+            let state = RateLimit::from_headers(&headers, now).unwrap();
+            assert_eq!(state.reset, Some(now + MAX_SERVER_WAIT), "{value}");
+            assert_eq!(reset_delay(&headers, now), Some(MAX_SERVER_WAIT), "{value}");
+        }
+        // Near the end of time, adding to `now` itself cannot overflow either.
+        let late = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("5"));
+        assert!(RateLimit::from_headers(&headers, late).is_some());
     }
 }

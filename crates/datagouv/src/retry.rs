@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use std::time::{Duration, SystemTime};
 
-use crate::rate_limit::reset_delay;
+use crate::rate_limit::{MAX_SERVER_WAIT, reset_delay};
 
 /// How many times, and how patiently, failed requests are sent again.
 ///
@@ -159,7 +159,7 @@ impl RetryPolicy {
             }
             _ => return Decision::Stop,
         };
-        if elapsed + wait > self.max_elapsed {
+        if elapsed.saturating_add(wait) > self.max_elapsed {
             return Decision::Stop;
         }
         Decision::RetryAfter(wait)
@@ -182,21 +182,22 @@ fn retryable_status(status: StatusCode) -> bool {
 }
 
 /// The wait the server asks for: `Retry-After` (seconds or HTTP date), else
-/// `X-RateLimit-Reset` when the quota is spent.
-fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// `X-RateLimit-Reset` when the quota is spent; never more than
+/// [`MAX_SERVER_WAIT`], whatever the header says.
+pub fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     if let Some(value) = headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
     {
         let value = value.trim();
         if let Ok(seconds) = value.parse::<u64>() {
-            return Some(Duration::from_secs(seconds));
+            return Some(Duration::from_secs(seconds).min(MAX_SERVER_WAIT));
         }
         if let Ok(date) = httpdate::parse_http_date(value) {
-            return Some(date.duration_since(now).unwrap_or_default());
+            return Some(date.duration_since(now).unwrap_or_default().min(MAX_SERVER_WAIT));
         }
     }
-    reset_delay(headers, now)
+    reset_delay(headers, now).map(|wait| wait.min(MAX_SERVER_WAIT))
 }
 
 #[cfg(test)]
@@ -290,6 +291,33 @@ mod tests {
         let decision =
             RetryPolicy::default().decide(&Method::GET, outcome, 1, Duration::ZERO, now, 0.0);
         assert_eq!(decision, Decision::RetryAfter(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn hostile_waits_are_capped_and_stop_the_retries() {
+        for (name, value) in [
+            ("retry-after", "18446744073709551615"),
+            ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"),
+            ("x-ratelimit-reset", "18446744073709551615"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            headers.insert(name, HeaderValue::from_static(value));
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            assert_eq!(server_delay(&headers, now), Some(MAX_SERVER_WAIT), "{name}: {value}");
+            let outcome = Outcome::Response(StatusCode::TOO_MANY_REQUESTS, &headers);
+            let patient = RetryPolicy {
+                max_elapsed: Duration::MAX,
+                ..RetryPolicy::default()
+            };
+            for elapsed in [Duration::ZERO, Duration::MAX] {
+                let decision =
+                    RetryPolicy::default().decide(&Method::GET, outcome, 1, elapsed, now, 0.5);
+                assert_eq!(decision, Decision::Stop, "{name}: {value}");
+            }
+            let decision = patient.decide(&Method::GET, outcome, 1, Duration::ZERO, now, 0.5);
+            assert_eq!(decision, Decision::RetryAfter(MAX_SERVER_WAIT), "{name}: {value}");
+        }
     }
 
     #[test]
