@@ -317,8 +317,53 @@ async fn the_key_does_not_follow_a_redirect_to_another_origin() {
     );
 }
 
+/// The Tabular and Metrics APIs take no key: it goes to the Main API only.
+#[tokio::test]
+async fn the_key_goes_to_the_main_api_only() {
+    let rows = r#"{"data": [], "links": {}, "meta": {"page": 1, "page_size": 20, "total": 0}}"#;
+    let (main, tabular, metrics) = (
+        FaultServer::start(vec![Action::json(200, EMPTY_SITE)]).await,
+        FaultServer::start(vec![Action::json(200, rows)]).await,
+        FaultServer::start(vec![Action::json(200, rows)]).await,
+    );
+    let client = Client::builder()
+        .main_url(main.url())
+        .tabular_url(tabular.url())
+        .metrics_url(metrics.url())
+        .api_key(KEY)
+        .retry_policy(fast_retries())
+        .build()
+        .unwrap();
+    client.main().get_site().send().value().await.unwrap();
+    let _ = client
+        .tabular_resource("5b0b7bde-6a6b-4d5c-8e5b-3e5b5b5b5b5b")
+        .unwrap()
+        .page::<serde_json::Value>(1)
+        .await;
+    let _ = client
+        .metrics_model("site")
+        .unwrap()
+        .page::<serde_json::Value>(1)
+        .await;
+    assert_eq!(main.received()[0].header("x-api-key"), Some(KEY));
+    for (api, server) in [("tabular", &tabular), ("metrics", &metrics)] {
+        let received = server.received();
+        assert!(!received.is_empty(), "{api} was asked");
+        assert!(
+            received.iter().all(|r| r.header("x-api-key").is_none()),
+            "the {api} API received the key"
+        );
+    }
+}
+
 #[test]
 fn debug_output_never_shows_the_key() {
+    let builder = Client::builder().api_key(KEY);
+    let debug = format!("{builder:?}");
+    assert!(
+        !debug.contains(KEY) && debug.contains("redacted"),
+        "{debug}"
+    );
     let client = Client::builder().api_key(KEY).build().unwrap();
     let debug = format!("{client:?}");
     assert!(

@@ -221,3 +221,46 @@ async fn masked_get(client: &Client, id: &str) -> datagouv::Dataset {
         .await
         .unwrap()
 }
+
+/// A mask that leaves out the page fields (`next_page`, `page_size`) must
+/// not end the list after its first page: the transport keeps the fields
+/// the paginator reads, with and without prefetch.
+#[tokio::test]
+async fn a_field_mask_does_not_cut_pagination_short() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = Client::builder()
+        .main_url(stack.get("UDATA_BASE_URL"))
+        .build()
+        .unwrap();
+    let total = client
+        .main()
+        .list_organizations()
+        .page_size(1u64)
+        .pages()
+        .try_next()
+        .await
+        .unwrap()
+        .and_then(|page| page.total())
+        .unwrap();
+    assert!(total > 7, "the fixtures hold more than one page of 7");
+    let masked = client.with_fields("data{id,name},total").unwrap();
+    for prefetch in [0, 3] {
+        let organizations: Vec<_> = masked
+            .main()
+            .list_organizations()
+            .page_size(7u64)
+            .items()
+            .prefetch(prefetch)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            organizations.len() as u64,
+            total,
+            "masked list, prefetch {prefetch}"
+        );
+        assert!(organizations.iter().all(|o| o.acronym.is_none()));
+    }
+}

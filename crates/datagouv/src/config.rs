@@ -57,8 +57,9 @@ pub const TABULAR_URL: &str = "https://tabular-api.data.gouv.fr";
 /// The production Metrics API.
 pub const METRICS_URL: &str = "https://metric-api.data.gouv.fr";
 
-/// Builds a [`Client`]; see [`Client::builder`].
-#[derive(Debug, Default)]
+/// Builds a [`Client`]; see [`Client::builder`]. Its `Debug` output shows
+/// whether a key is set, never the key.
+#[derive(Default)]
 pub struct ClientBuilder {
     environment: Environment,
     main_url: Option<String>,
@@ -69,6 +70,22 @@ pub struct ClientBuilder {
     read_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     allow_insecure_http: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("environment", &self.environment)
+            .field("main_url", &self.main_url)
+            .field("tabular_url", &self.tabular_url)
+            .field("metrics_url", &self.metrics_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("retry", &self.retry)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish()
+    }
 }
 
 impl ClientBuilder {
@@ -97,7 +114,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The API key for writes (and private reads); sent only to the API origins.
+    /// The API key for writes (and private reads); sent only to the Main
+    /// API's origin (the Tabular and Metrics APIs take none).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
         self
@@ -187,6 +205,7 @@ impl ClientBuilder {
         let main_v2 = format!("{}/api/2", main.as_str().trim_end_matches('/'));
         let shared = Arc::new(Shared {
             key,
+            key_origin: origin(&main),
             api_origins,
             main_roots: [format!("{main_v1}/"), format!("{main_v2}/")],
             retry: self.retry.unwrap_or_default(),

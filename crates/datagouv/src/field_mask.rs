@@ -9,6 +9,11 @@
 
 use datagouv_runtime::mask::{MaskSchema, MaskTable};
 
+/// The page fields the paginator reads: without `next_page` a masked list
+/// would end after its first page, without `total`/`page_size` prefetch
+/// could not plan.
+const PAGE_FIELDS: [&str; 4] = ["next_page", "page", "page_size", "total"];
+
 /// How deep required nested objects are followed (the schemas hold no
 /// required cycle; this only bounds a future one).
 const MAX_DEPTH: usize = 8;
@@ -110,13 +115,24 @@ fn require(fields: &mut Vec<Field>, schema: &MaskSchema, table: &MaskTable, dept
     }
 }
 
-/// The user's mask completed with what `operation`'s answer requires; the
-/// mask unchanged when the operation or the mask is unknown to the table.
-pub(crate) fn complete(mask: &str, operation: &str, table: &MaskTable) -> String {
+/// The user's mask completed with what `operation`'s answer requires, and
+/// for a list (`paged`) with the page fields pagination reads; the mask
+/// unchanged when the operation or the mask is unknown to the table.
+pub(crate) fn complete(mask: &str, operation: &str, table: &MaskTable, paged: bool) -> String {
     let (Some(schema), Some(mut fields)) = (table.answer(operation), parse(mask)) else {
         return mask.to_owned();
     };
     require(&mut fields, schema, table, 0);
+    if paged && !fields.iter().any(|f| f.name == "*") {
+        for name in PAGE_FIELDS {
+            if !fields.iter().any(|f| f.name == name) {
+                fields.push(Field {
+                    name: name.to_owned(),
+                    nested: None,
+                });
+            }
+        }
+    }
     let mut out = String::with_capacity(mask.len() + 32);
     render(&fields, &mut out);
     out
@@ -154,27 +170,36 @@ mod tests {
 
     #[test]
     fn required_fields_are_added_at_every_level_the_mask_narrows() {
-        assert_eq!(complete("title", "get", &TABLE), "title,id");
+        assert_eq!(complete("title", "get", &TABLE, false), "title,id");
         assert_eq!(
-            complete("slug,organization{name},resources", "get", &TABLE),
+            complete("slug,organization{name},resources", "get", &TABLE, false),
             "slug,organization{name,id},resources,id,title"
         );
         assert_eq!(
-            complete("data{resources{format}},total", "list", &TABLE),
+            complete("data{resources{format}},total", "list", &TABLE, false),
             "data{resources{format,id,url},id,title},total,page"
         );
         assert_eq!(
-            complete("total", "list", &TABLE),
+            complete("total", "list", &TABLE, false),
             "total,data{id,title},page"
         );
-        assert_eq!(complete("*", "get", &TABLE), "*");
+        assert_eq!(complete("*", "get", &TABLE, false), "*");
+    }
+
+    #[test]
+    fn lists_keep_the_fields_pagination_reads() {
+        assert_eq!(
+            complete("data{id},total", "list", &TABLE, true),
+            "data{id,title},total,page,next_page,page_size"
+        );
+        assert_eq!(complete("*", "list", &TABLE, true), "*");
     }
 
     #[test]
     fn unknown_operations_and_unbalanced_masks_are_left_alone() {
-        assert_eq!(complete("title", "other", &TABLE), "title");
-        assert_eq!(complete("a{b", "get", &TABLE), "a{b");
-        assert_eq!(complete("a}b", "get", &TABLE), "a}b");
+        assert_eq!(complete("title", "other", &TABLE, false), "title");
+        assert_eq!(complete("a{b", "get", &TABLE, false), "a{b");
+        assert_eq!(complete("a}b", "get", &TABLE, false), "a}b");
         assert_eq!(parse(" a , b { c } "), parse("a,b{c}"));
     }
 }

@@ -119,12 +119,13 @@ impl<P: Page + Send + 'static> Paginator<P> {
                     let last = last_page(page, max_items);
                     match last {
                         Some(last) if prefetch > 0 => {
+                            // Requests are made as the window moves: a huge
+                            // announced `total` costs nothing up front.
                             let slots = Arc::new(Semaphore::new(prefetch));
-                            let calls: Vec<PageFuture<P>> = (2..=last)
-                                .map(|page| off_task(fetch(page), Some(slots.clone())))
-                                .collect();
+                            let calls = stream::iter(2..=last)
+                                .map(move |page| off_task(fetch(page), Some(slots.clone())));
                             let held = prefetch.saturating_mul(2);
-                            Box::pin(stream::iter(calls).buffered(held).take_while(|page| {
+                            Box::pin(calls.buffered(held).take_while(|page| {
                                 futures::future::ready(
                                     page.as_ref().map_or(true, |p| !p.is_empty()),
                                 )
@@ -375,6 +376,48 @@ mod tests {
         assert_eq!(last_page(&page, None), Some(6));
         assert_eq!(last_page(&page, Some(40)), Some(2));
         assert_eq!(last_page(&page, Some(41)), Some(3));
+    }
+
+    /// A page of one dataset of a list that announces `total` of them.
+    fn one_of(total: u64, page: u64) -> datagouv_main::v1::types::DatasetPage {
+        serde_json::from_value(serde_json::json!({
+            "data": [{"id": format!("d{page}"), "title": "t", "slug": "s", "description": "",
+                      "last_update": "2024-01-01T00:00:00+00:00", "featured": false, "private": false,
+                      "license": "lov2", "frequency": "unknown", "access_type": "open", "tags": [],
+                      "badges": [], "resources": [], "contact_points": [], "access_audiences": []}],
+            "next_page": "next", "page": page, "page_size": 1, "total": total,
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn prefetch_asks_for_pages_as_the_window_moves_not_all_at_once() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = calls.clone();
+        let paginator = Paginator::new(move |page| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                Ok(progenitor_client::ResponseValue::new(
+                    one_of(100_000, page),
+                    reqwest::StatusCode::OK,
+                    Default::default(),
+                ))
+            }
+        });
+        let first: Vec<_> = paginator
+            .prefetch(2)
+            .items()
+            .take(3)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 3);
+        let made = calls.load(Ordering::SeqCst);
+        assert!(
+            made <= 3 + 4 + 1,
+            "{made} page requests were made for 3 items of a list announcing 100,000 pages"
+        );
     }
 
     #[test]

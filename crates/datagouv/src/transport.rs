@@ -38,8 +38,11 @@ const MAX_REDIRECTS: usize = 10;
 /// The state the transport shares with every clone of the client.
 pub(crate) struct Shared {
     pub(crate) key: Option<ApiKey>,
-    /// `scheme://host:port` of the configured APIs: the only origins the key goes to.
+    /// `scheme://host:port` of the configured APIs: credentials never leave them.
     pub(crate) api_origins: Vec<String>,
+    /// The Main API's origin: the only one the key is sent to (the Tabular
+    /// and Metrics APIs take none).
+    pub(crate) key_origin: String,
     /// The Main API v1 and v2 roots with a final `/`: where field masks apply.
     pub(crate) main_roots: [String; 2],
     pub(crate) retry: RetryPolicy,
@@ -58,6 +61,7 @@ impl fmt::Debug for DatagouvTransport {
         f.debug_struct("DatagouvTransport")
             .field("api_key", &self.shared.key.as_ref().map(|_| "<redacted>"))
             .field("api_origins", &self.shared.api_origins)
+            .field("key_origin", &self.shared.key_origin)
             .field("retry", &self.shared.retry)
             .field("fields", &self.fields)
             .finish()
@@ -81,6 +85,7 @@ impl DatagouvTransport {
     /// Sets or removes the credentials for the URL the request now goes to.
     fn authorize(&self, request: &mut Request) {
         let trusted = self.is_api_origin(request.url());
+        let takes_key = origin(request.url()) == self.shared.key_origin;
         let headers = request.headers_mut();
         if !trusted {
             for name in CREDENTIAL_HEADERS {
@@ -88,8 +93,13 @@ impl DatagouvTransport {
             }
             return;
         }
-        if let Some(key) = &self.shared.key {
-            headers.insert(API_KEY_HEADER, key.header_value());
+        match &self.shared.key {
+            Some(key) if takes_key => {
+                headers.insert(API_KEY_HEADER, key.header_value());
+            }
+            _ => {
+                headers.remove(API_KEY_HEADER);
+            }
         }
     }
 
@@ -98,12 +108,19 @@ impl DatagouvTransport {
     fn field_mask(&self, request: &Request, operation: &str) -> Option<HeaderValue> {
         let mask = self.fields.as_ref()?.to_str().ok()?;
         let url = request.url().as_str();
-        let table = match &self.shared.main_roots {
-            [v1, _] if url.starts_with(v1.as_str()) => &datagouv_main::v1::FIELD_MASKS,
-            [_, v2] if url.starts_with(v2.as_str()) => &datagouv_main::v2::FIELD_MASKS,
+        let (table, lists) = match &self.shared.main_roots {
+            [v1, _] if url.starts_with(v1.as_str()) => (
+                &datagouv_main::v1::FIELD_MASKS,
+                datagouv_main::v1::LIST_OPERATIONS,
+            ),
+            [_, v2] if url.starts_with(v2.as_str()) => (
+                &datagouv_main::v2::FIELD_MASKS,
+                datagouv_main::v2::LIST_OPERATIONS,
+            ),
             _ => return None,
         };
-        HeaderValue::from_str(&field_mask::complete(mask, operation, table)).ok()
+        let paged = lists.contains(&operation);
+        HeaderValue::from_str(&field_mask::complete(mask, operation, table, paged)).ok()
     }
 
     /// Sends one request, following redirects by hand: the credentials are
