@@ -2,6 +2,7 @@
 //! on two cores): API drift snapshots and decoding of the payloads the real
 //! servers send.
 
+mod bounds;
 mod decode;
 mod downloads;
 mod drift;

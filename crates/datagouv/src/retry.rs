@@ -194,7 +194,11 @@ pub fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
             return Some(Duration::from_secs(seconds).min(MAX_SERVER_WAIT));
         }
         if let Ok(date) = httpdate::parse_http_date(value) {
-            return Some(date.duration_since(now).unwrap_or_default().min(MAX_SERVER_WAIT));
+            return Some(
+                date.duration_since(now)
+                    .unwrap_or_default()
+                    .min(MAX_SERVER_WAIT),
+            );
         }
     }
     reset_delay(headers, now).map(|wait| wait.min(MAX_SERVER_WAIT))
@@ -304,7 +308,11 @@ mod tests {
             headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
             headers.insert(name, HeaderValue::from_static(value));
             let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-            assert_eq!(server_delay(&headers, now), Some(MAX_SERVER_WAIT), "{name}: {value}");
+            assert_eq!(
+                server_delay(&headers, now),
+                Some(MAX_SERVER_WAIT),
+                "{name}: {value}"
+            );
             let outcome = Outcome::Response(StatusCode::TOO_MANY_REQUESTS, &headers);
             let patient = RetryPolicy {
                 max_elapsed: Duration::MAX,
@@ -316,7 +324,11 @@ mod tests {
                 assert_eq!(decision, Decision::Stop, "{name}: {value}");
             }
             let decision = patient.decide(&Method::GET, outcome, 1, Duration::ZERO, now, 0.5);
-            assert_eq!(decision, Decision::RetryAfter(MAX_SERVER_WAIT), "{name}: {value}");
+            assert_eq!(
+                decision,
+                Decision::RetryAfter(MAX_SERVER_WAIT),
+                "{name}: {value}"
+            );
         }
     }
 

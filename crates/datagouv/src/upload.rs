@@ -91,28 +91,28 @@ pub enum ResourceUpload<'a> {
 }
 
 impl ResourceUpload<'_> {
-    fn path(&self) -> String {
-        match self {
+    fn path(&self) -> Result<String, Error> {
+        Ok(match self {
             ResourceUpload::NewResource { dataset } => {
-                format!("datasets/{}/upload/", segment(dataset))
+                format!("datasets/{}/upload/", segment(dataset)?)
             }
             ResourceUpload::ReplaceResource { dataset, resource } => {
                 format!(
                     "datasets/{}/resources/{}/upload/",
-                    segment(dataset),
-                    segment(resource)
+                    segment(dataset)?,
+                    segment(resource)?
                 )
             }
             ResourceUpload::NewCommunityResource { dataset } => {
-                format!("datasets/{}/upload/community/", segment(dataset))
+                format!("datasets/{}/upload/community/", segment(dataset)?)
             }
             ResourceUpload::ReplaceCommunityResource { community } => {
                 format!(
                     "datasets/community_resources/{}/upload/",
-                    segment(community)
+                    segment(community)?
                 )
             }
-        }
+        })
     }
 }
 
@@ -140,43 +140,44 @@ pub enum ImageUpload<'a> {
 }
 
 impl ImageUpload<'_> {
-    fn route(&self) -> (Method, String) {
-        match self {
+    fn route(&self) -> Result<(Method, String), Error> {
+        Ok(match self {
             ImageUpload::MyAvatar => (Method::POST, "me/avatar/".into()),
             ImageUpload::UserAvatar(user) => {
-                (Method::POST, format!("users/{}/avatar/", segment(user)))
+                (Method::POST, format!("users/{}/avatar/", segment(user)?))
             }
             ImageUpload::OrganizationLogo(org) => (
                 Method::POST,
-                format!("organizations/{}/logo/", segment(org)),
+                format!("organizations/{}/logo/", segment(org)?),
             ),
-            ImageUpload::ResizeOrganizationLogo(org) => {
-                (Method::PUT, format!("organizations/{}/logo/", segment(org)))
-            }
+            ImageUpload::ResizeOrganizationLogo(org) => (
+                Method::PUT,
+                format!("organizations/{}/logo/", segment(org)?),
+            ),
             ImageUpload::OrganizationBanner(org) => (
                 Method::POST,
-                format!("organizations/{}/banner/", segment(org)),
+                format!("organizations/{}/banner/", segment(org)?),
             ),
             ImageUpload::PostImage(post) => {
-                (Method::POST, format!("posts/{}/image/", segment(post)))
+                (Method::POST, format!("posts/{}/image/", segment(post)?))
             }
             ImageUpload::ResizePostImage(post) => {
-                (Method::PUT, format!("posts/{}/image/", segment(post)))
+                (Method::PUT, format!("posts/{}/image/", segment(post)?))
             }
             ImageUpload::ReuseImage(reuse) => {
-                (Method::POST, format!("reuses/{}/image/", segment(reuse)))
+                (Method::POST, format!("reuses/{}/image/", segment(reuse)?))
             }
             ImageUpload::VisualizationImage(id) => (
                 Method::POST,
-                format!("visualizations/{}/image/", segment(id)),
+                format!("visualizations/{}/image/", segment(id)?),
             ),
-        }
+        })
     }
 }
 
-/// An id as one path segment (ids and slugs hold no `/`, but be safe).
-fn segment(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+/// An id as exactly one path segment; `.`, `..` or empty refused.
+fn segment(id: &str) -> Result<String, Error> {
+    crate::path_segment(id)
 }
 
 /// What to upload: a file, or any async reader of a known size.
@@ -373,7 +374,7 @@ impl Client {
                 "use upload_community_resource for community resources".into(),
             ));
         }
-        self.upload_in_parts(&target.path(), source, options).await
+        self.upload_in_parts(&target.path()?, source, options).await
     }
 
     /// Uploads a community resource file.
@@ -392,7 +393,7 @@ impl Client {
                 "use upload_resource for dataset resources".into(),
             ));
         }
-        self.upload_in_parts(&target.path(), source, options).await
+        self.upload_in_parts(&target.path()?, source, options).await
     }
 
     /// Uploads an image (avatar, logo, banner, post/reuse/visualization
@@ -410,7 +411,7 @@ impl Client {
                 source.size
             )));
         }
-        let (method, path) = target.route();
+        let (method, path) = target.route()?;
         let size = source.size;
         let part = read_part(&mut source, size).await?;
         let name = source.name.clone();
