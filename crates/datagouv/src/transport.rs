@@ -171,18 +171,44 @@ impl DatagouvTransport {
 
     /// Sends a request with retries, recording the rate-limit state and a
     /// tracing span (operation, method, URL, status, attempt, duration).
+    /// A request whose body cannot be copied (a stream) gets one attempt.
     pub(crate) async fn send_with_retries(
         &self,
         client: &reqwest::Client,
         request: Request,
         operation: &'static str,
     ) -> reqwest::Result<Response> {
-        let method = request.method().clone();
+        let mut spare = request.try_clone();
+        let again = move || {
+            let request = spare.take()?;
+            spare = request.try_clone();
+            Some(request)
+        };
+        self.send_attempts(client, request, again, false, operation, |_| false)
+            .await
+    }
+
+    /// The one send loop of the SDK (every API call, uploads): sends
+    /// `first`, follows redirects, records the rate-limit state, and asks
+    /// the [`RetryPolicy`] whether to wait and send the request `again`
+    /// makes (`None`: it cannot be made again). `resend_is_safe`
+    /// marks a request that may be repeated whatever its method; `final_error`
+    /// marks failures that no resend can help (a local file that broke).
+    pub(crate) async fn send_attempts(
+        &self,
+        client: &reqwest::Client,
+        first: Request,
+        mut again: impl FnMut() -> Option<Request>,
+        resend_is_safe: bool,
+        operation: &'static str,
+        final_error: impl Fn(&reqwest::Error) -> bool,
+    ) -> reqwest::Result<Response> {
+        let method = first.method().clone();
         let span = tracing::info_span!(
             "datagouv.request",
             operation,
             method = %method,
-            url = %request.url(),
+            url = %first.url(),
             status = tracing::field::Empty,
             attempt = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
@@ -190,35 +216,41 @@ impl DatagouvTransport {
         async move {
             let started = Instant::now();
             let mut attempt = 1;
-            let mut pending = request;
+            let mut pending = first;
             loop {
-                // A streamed body cannot be sent twice: such a request gets one attempt.
-                let spare = pending.try_clone();
                 let result = self.send_following(client, pending).await;
                 let span = tracing::Span::current();
                 span.record("attempt", attempt);
                 span.record("duration_ms", started.elapsed().as_millis() as u64);
-                if let Ok(response) = &result {
-                    span.record("status", response.status().as_u16());
-                    if let Some(state) =
-                        RateLimit::from_headers(response.headers(), SystemTime::now())
-                    {
-                        *self.shared.rate_limit.lock().expect("rate-limit lock") = Some(state);
+                match &result {
+                    Ok(response) => {
+                        span.record("status", response.status().as_u16());
+                        if let Some(state) =
+                            RateLimit::from_headers(response.headers(), SystemTime::now())
+                        {
+                            *self.shared.rate_limit.lock().expect("rate-limit lock") = Some(state);
+                        }
                     }
+                    Err(error) if final_error(error) => return result,
+                    Err(_) => {}
                 }
-                let decision = self
-                    .shared
-                    .retry
-                    .decide_live(&method, false, &result, attempt, started);
-                match (decision, spare) {
-                    (Decision::RetryAfter(wait), Some(next)) => {
-                        tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                        pending = next;
-                    }
-                    _ => return result,
-                }
+                let decision = self.shared.retry.decide_live(
+                    &method,
+                    resend_is_safe,
+                    &result,
+                    attempt,
+                    started,
+                );
+                let Decision::RetryAfter(wait) = decision else {
+                    return result;
+                };
+                let Some(next) = again() else {
+                    return result;
+                };
+                tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                pending = next;
             }
         }
         .instrument(span)

@@ -24,11 +24,10 @@ use std::{
     io::SeekFrom,
     path::{Path, PathBuf},
     sync::Arc,
-    time::Instant,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
-use crate::{Client, Error, error::excerpt, retry::Decision};
+use crate::{Client, Error, error::excerpt};
 
 /// A file that could not be read while its part was being sent (carried
 /// through reqwest's error as the body's error).
@@ -517,9 +516,7 @@ impl Client {
     ) -> Result<T, Error> {
         let url = Url::parse(&format!("{}/{path}", self.main_v1_root()))
             .map_err(|e| Error::InvalidInput(format!("`{path}` does not make a URL: {e}")))?;
-        let started = Instant::now();
-        let mut attempt = 1;
-        loop {
+        let build = || -> Result<reqwest::Request, Error> {
             let mut request = self
                 .http_client()
                 .request(method.clone(), url.clone())
@@ -528,35 +525,37 @@ impl Client {
                 .map_err(Error::Transport)?;
             datagouv_runtime::Transport::prepare(self.transport(), &mut request, "upload")
                 .map_err(Error::InvalidInput)?;
-            let result = self
-                .transport()
-                .send_following(self.http_client(), request)
-                .await;
+            Ok(request)
+        };
+        // The first request is checked here; a resend is the same request
+        // with a fresh form.
+        let first = build()?;
+        let result = self
+            .transport()
+            .send_attempts(
+                self.http_client(),
+                first,
+                || build().ok(),
+                resend_is_safe,
+                "upload",
+                |e| unreadable_source(e).is_some(),
+            )
+            .await;
+        match result {
             // The file, not the network, failed: sending again cannot help.
-            if let Err(error) = &result
-                && let Some(unreadable) = unreadable_source(error)
-            {
-                return Err(Error::InvalidInput(unreadable.0.clone()));
+            Err(error) => Err(match unreadable_source(&error) {
+                Some(unreadable) => Error::InvalidInput(unreadable.0.clone()),
+                None => Error::Transport(error),
+            }),
+            Ok(response) if !response.status().is_success() => {
+                Err(Error::from_response(response).await)
             }
-            let decision =
-                self.retry_policy()
-                    .decide_live(&method, resend_is_safe, &result, attempt, started);
-            match (decision, result) {
-                (Decision::RetryAfter(wait), _) => {
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                (Decision::Stop, Err(error)) => return Err(Error::Transport(error)),
-                (Decision::Stop, Ok(response)) if !response.status().is_success() => {
-                    return Err(Error::from_response(response).await);
-                }
-                (Decision::Stop, Ok(response)) => {
-                    let body = response.bytes().await.map_err(Error::Transport)?;
-                    return serde_json::from_slice(&body).map_err(|source| Error::Decode {
-                        excerpt: excerpt(&body),
-                        source,
-                    });
-                }
+            Ok(response) => {
+                let body = response.bytes().await.map_err(Error::Transport)?;
+                serde_json::from_slice(&body).map_err(|source| Error::Decode {
+                    excerpt: excerpt(&body),
+                    source,
+                })
             }
         }
     }
