@@ -153,10 +153,8 @@ mod tests {
 
     /// A fresh folder under the system's temporary folder.
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "datagouv-mcp-files-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("datagouv-mcp-files-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -186,7 +184,10 @@ mod tests {
         }
         for name in ["link/secret.csv", "file-link.csv"] {
             let error = folder.file_to_read(name).unwrap_err().to_string();
-            assert!(error.contains("outside the allowed folder"), "{name}: {error}");
+            assert!(
+                error.contains("outside the allowed folder"),
+                "{name}: {error}"
+            );
         }
         for name in ["../x.csv", "/etc/passwd", "", "a/../../x"] {
             assert!(folder.file_to_write(name).is_err(), "{name}");
@@ -212,10 +213,7 @@ mod tests {
             folder.file_to_read("mine.csv").unwrap(),
             real.join("mine.csv")
         );
-        assert!(matches!(
-            folder.file_to_write("sub"),
-            Err(Error::Io { .. })
-        ));
+        assert!(matches!(folder.file_to_write("sub"), Err(Error::Io { .. })));
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -138,8 +138,16 @@ mod tests {
     fn hosts_and_origins_follow_the_listening_address() {
         let local = http_config("127.0.0.1:8000".parse().unwrap(), false);
         assert_eq!(local.allowed_hosts, LOOPBACK);
-        assert!(local.allowed_origins.contains(&"http://localhost:*".to_owned()));
-        assert!(local.allowed_origins.contains(&"https://[::1]:*".to_owned()));
+        assert!(
+            local
+                .allowed_origins
+                .contains(&"http://localhost:*".to_owned())
+        );
+        assert!(
+            local
+                .allowed_origins
+                .contains(&"https://[::1]:*".to_owned())
+        );
         // --allow-remote on a wildcard address: any Host, but still loopback Origins only.
         let remote = http_config("0.0.0.0:8000".parse().unwrap(), true);
         assert!(remote.allowed_hosts.is_empty());
@@ -153,8 +161,16 @@ mod tests {
         );
         let named = http_config("192.0.2.7:8000".parse().unwrap(), false);
         assert!(named.allowed_hosts.contains(&"192.0.2.7".to_owned()));
-        assert!(named.allowed_origins.contains(&"http://192.0.2.7:*".to_owned()));
-        assert!(http_config("192.0.2.7:8000".parse().unwrap(), true).allowed_hosts.is_empty());
+        assert!(
+            named
+                .allowed_origins
+                .contains(&"http://192.0.2.7:*".to_owned())
+        );
+        assert!(
+            http_config("192.0.2.7:8000".parse().unwrap(), true)
+                .allowed_hosts
+                .is_empty()
+        );
         let named = http_config("[2001:db8::7]:8000".parse().unwrap(), false);
         assert!(named.allowed_hosts.contains(&"[2001:db8::7]".to_owned()));
         // A loopback address never accepts other names, whatever it is told.

@@ -608,15 +608,14 @@ impl DatagouvMcp {
                 let (page, size) = page_bounds(args.page, args.page_size, 100)?;
                 let query = (!args.query.is_empty()).then(|| args.query.clone());
                 let path = ApiPath::new("organizations/search").query(&[
-                        ("q", query),
-                        ("page", Some(page.to_string())),
-                        ("page_size", Some(size.to_string())),
-                        ("sort", args.sort.clone()),
-                        ("badge", args.badge.clone()),
-                        ("name", args.name.clone()),
-                        ("business_number_id", args.business_number_id.clone()),
-                    ],
-                );
+                    ("q", query),
+                    ("page", Some(page.to_string())),
+                    ("page_size", Some(size.to_string())),
+                    ("sort", args.sort.clone()),
+                    ("badge", args.badge.clone()),
+                    ("name", args.name.clone()),
+                    ("business_number_id", args.business_number_id.clone()),
+                ]);
                 let found = self.v2(&path).await?;
                 let total = found["total"].as_u64().unwrap_or(0);
                 let mut text = format!("Found {total} organization(s); page {page}:\n\n");
@@ -665,7 +664,9 @@ impl DatagouvMcp {
     async fn get_dataset_info(&self, Parameters(args): Parameters<DatasetId>) -> ToolResult {
         finish(
             async {
-                let dataset = self.v1(&ApiPath::new("datasets").id("dataset_id", &args.dataset_id)?).await?;
+                let dataset = self
+                    .v1(&ApiPath::new("datasets").id("dataset_id", &args.dataset_id)?)
+                    .await?;
                 let id = render::text(&dataset, "id").unwrap_or_default().to_owned();
                 let mut text = format!(
                     "Dataset: {}\nID: {id}\n",
@@ -837,11 +838,10 @@ impl DatagouvMcp {
             async {
                 let (page, size) = page_bounds(args.page, args.page_size, 100)?;
                 let path = ApiPath::new("dataservices/search").query(&[
-                        ("q", (!args.query.is_empty()).then(|| args.query.clone())),
-                        ("page", Some(page.to_string())),
-                        ("page_size", Some(size.to_string())),
-                    ],
-                );
+                    ("q", (!args.query.is_empty()).then(|| args.query.clone())),
+                    ("page", Some(page.to_string())),
+                    ("page_size", Some(size.to_string())),
+                ]);
                 let found = self.v2(&path).await?;
                 let total = found["total"].as_u64().unwrap_or(0);
                 let mut text = format!(
