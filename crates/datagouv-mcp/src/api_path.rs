@@ -106,6 +106,22 @@ mod tests {
         assert_eq!(sdk_id("dataset_id", "../me").unwrap(), "../me");
     }
 
+    /// The tools reach udata only through `v1`/`v2`, which take an
+    /// `ApiPath` (a path formatted by hand does not compile there); a new
+    /// direct call to the raw escape hatch would bypass it, and fails here.
+    #[test]
+    fn the_tools_reach_udata_only_through_api_paths() {
+        let tools = include_str!("tools.rs");
+        assert_eq!(tools.matches(".raw(").count(), 1, "only in DatagouvMcp::v1");
+        assert_eq!(
+            tools.matches(".raw_v2(").count(),
+            1,
+            "only in DatagouvMcp::v2"
+        );
+        assert!(tools.contains("async fn v1(&self, path: &ApiPath)"));
+        assert!(tools.contains("async fn v2(&self, path: &ApiPath)"));
+    }
+
     #[test]
     fn queries_are_encoded() {
         let path = ApiPath::new("/datasets/search/").query(&[
