@@ -19,6 +19,15 @@ must appear in none of its answers nor its stderr. Last, the command-line
 refusals (`--allow-writes` without a key, `--http 0.0.0.0:0` without
 `--allow-remote`) are checked on the binary itself.
 
+The security part (`--part security`; `--part all`, the default, runs both)
+starts a server with the user's key, `--allow-writes` and `--allow-files`, and
+calls every tool that takes an id with ids that would name other endpoints
+(`../me/api_tokens`, `..`, `a/b`, …): each must be refused or find nothing,
+never answer with the user's profile or tokens. It exports and uploads through
+symbolic links that leave the allowed folder (refused, nothing written outside)
+and, over HTTP, sends foreign and loopback `Origin`s (403 / served) and remote
+`Host` names to `--http 0.0.0.0:0 --allow-remote` (served).
+
 Only the official MCP Python SDK and the standard library are used.
 """
 
@@ -1249,6 +1258,281 @@ class KeepWork(Exception):
 
 
 # ---------------------------------------------------------------------------
+# the security phase (--part security): hostile ids, symlinks out of the
+# allowed folder, foreign Origins, and Host names on a wildcard address
+
+# Ids an MCP client can send that are not ids: each must stay one path segment
+# (or be refused), never reach another endpoint (`/me/`, `/me/api_tokens/`, a list).
+HOSTILE_IDS = ["../me/api_tokens", "../me", "..", ".", "a/b", "%2e%2e", "x?y"]
+METRICS_MODELS = ["datasets", "resources", "organizations", "reuses", "dataservices"]
+
+
+def hostile_calls(hostile: str) -> list[tuple[str, dict]]:
+    """Every tool that takes an id or slug, called with `hostile` in it."""
+    calls = [
+        ("get_dataset_info", {"dataset_id": hostile}),
+        ("list_dataset_resources", {"dataset_id": hostile}),
+        ("get_resource_info", {"resource_id": hostile}),
+        ("get_resource_profile", {"resource_id": hostile}),
+        ("query_resource_data", {"resource_id": hostile}),
+        ("export_resource_data", {"file": "hostile.csv", "resource_id": hostile}),
+        ("get_dataservice_info", {"dataservice_id": hostile}),
+        ("get_dataservice_openapi_spec", {"dataservice_id": hostile}),
+        ("get_metrics", {"dataset_id": hostile, "resource_id": hostile}),
+        ("update_dataset", {"dataset_id": hostile, "changes": {"description": "changed by a hostile id"}}),
+        ("upload_resource", {"dataset_id": hostile, "file": "hostile-upload.csv"}),
+        ("create_dataset", {"title": "Sonde MCP id hostile", "description": "must not be created",
+                            "organization": hostile}),
+    ]
+    calls += [("get_model_metrics", {"model": model, "id": hostile}) for model in METRICS_MODELS]
+    return calls
+
+
+class SecurityContext:
+    def __init__(self, env: dict, work: str, transport: str) -> None:
+        self.env = env
+        self.udata = env["DATAGOUV_TEST_UDATA_URL"].rstrip("/")
+        self.key = env["DATAGOUV_TEST_USER_KEY"]
+        self.catalog = env["DATAGOUV_TEST_CATALOG_DATASET_ID"]
+        self.rid_indexed = env["DATAGOUV_TEST_RID_INDEXED"]
+        self.transport = transport
+        self.root = os.path.join(work, "security")
+        self.allowed = os.path.join(self.root, "allowed")
+        self.outside = os.path.join(self.root, "outside")
+        self.errlog = os.path.join(self.root, "server-stderr.log")
+        self.dataset_id: str | None = None
+        self.seen = Recorder()
+        self.secrets: dict[str, str] = {}
+
+    def auth(self) -> dict:
+        return {"X-API-KEY": self.key}
+
+    def resources_of_dataset(self) -> int | None:
+        status, _, body = http("GET", f"{self.udata}/datasets/{self.dataset_id}/", headers=self.auth())
+        return len(json.loads(body).get("resources") or []) if status == 200 else None
+
+    def leaked(self, text: str) -> list[str]:
+        """The names of the secrets (the key, what /me and /me/api_tokens hold) found in `text`."""
+        return [name for name, value in self.secrets.items() if value and value in text]
+
+
+def security_setup(s: SecurityContext) -> None:
+    """What must never come back (read with the key, as the server would), a private dataset, the folders."""
+    me = get_json(f"{s.udata}/me/", headers=s.auth())
+    tokens = get_json(f"{s.udata}/me/api_tokens/", headers=s.auth())
+    s.secrets = {"the API key": s.key, "the user's email": me.get("email") or "", "the user's id": me.get("id") or ""}
+    for token in tokens if isinstance(tokens, list) else []:
+        s.secrets[f"api token id {token.get('id')}"] = token.get("id") or ""
+        s.secrets[f"api token prefix {token.get('token_prefix')}"] = token.get("token_prefix") or ""
+    R.check(f"security setup: /me/ and /me/api_tokens/ read ({len(s.secrets)} values that must never come back)",
+            bool(me.get("email")) and len(s.secrets) >= 5, sorted(s.secrets))
+    body = json.dumps({"title": f"Sonde MCP sécurité {int(time.time())}-{os.getpid()}", "private": True,
+                       "description": "Créé par tests/mcp/check_mcp.py (phase sécurité), supprimé à la fin."}).encode()
+    status, _, answer = http("POST", f"{s.udata}/datasets/", body, {**s.auth(), "Content-Type": "application/json"})
+    if R.check("security setup: a private dataset of the user created through udata", status == 201, f"HTTP {status} {answer[:200]!r}"):
+        s.dataset_id = json.loads(answer)["id"]
+    os.makedirs(os.path.join(s.allowed, "sub"))
+    os.makedirs(s.outside)
+    with open(os.path.join(s.allowed, "hostile-upload.csv"), "w") as handle:
+        handle.write("a,b\n1,2\n")
+    with open(os.path.join(s.outside, "secret.csv"), "w") as handle:
+        handle.write("secret,value\nx,1\n")
+    with open(os.path.join(s.outside, "target.csv"), "w") as handle:
+        handle.write("keep me\n")
+    os.symlink(s.outside, os.path.join(s.allowed, "link"))  # a folder link that leaves the allowed folder
+    os.symlink(os.path.join(s.outside, "target.csv"), os.path.join(s.allowed, "file-link.csv"))
+    os.symlink(os.path.join(s.allowed, "sub"), os.path.join(s.allowed, "inner"))  # stays inside: allowed
+
+
+async def check_hostile_ids(session: ClientSession, s: SecurityContext) -> None:
+    before = get_json(f"{s.udata}/me/", headers=s.auth())
+    refused, wrong = 0, []
+    for hostile in HOSTILE_IDS:
+        for name, args in hostile_calls(hostile):
+            label = f"{name} {json.dumps(args, ensure_ascii=False)}"
+            try:
+                result = s.seen.result(await call(session, name, args))
+            except McpError as err:
+                s.seen.error(err)
+                wrong.append((label, f"JSON-RPC {err.error.code} {err.error.message}"))
+                continue
+            text = text_of(result)
+            answer = text + json.dumps(result.structuredContent, ensure_ascii=False)
+            leaks = s.leaked(answer)
+            if leaks:
+                wrong.append((label, f"the answer holds {', '.join(leaks)}"))
+            elif name in ("get_metrics", "get_model_metrics") and not result.isError:
+                # ids are values of a filter there, never a path: "no metrics" is the clean answer
+                months = [m for key, m in (result.structuredContent or {}).items() if key in ("datasets", "resources", "months")]
+                if any(months):
+                    wrong.append((label, f"metrics found for a hostile id: {text[:200]!r}"))
+                else:
+                    refused += 1
+            elif not is_error_result(result):
+                wrong.append((label, f"answered (isError={result.isError}): {text[:200]!r}"))
+            else:
+                refused += 1
+    total = len(HOSTILE_IDS) * len(hostile_calls("x"))
+    R.check(f"hostile ids: {total} calls ({len(HOSTILE_IDS)} ids × every tool taking an id) refused or found nothing, "
+            "none answered with another endpoint's data", not wrong and refused == total,
+            f"{len(wrong)} wrong, first: {wrong[:4]}")
+    # the messages say what was wrong: the parameter and the value
+    result = s.seen.result(await call(session, "get_dataset_info", {"dataset_id": ".."}))
+    R.check("hostile ids: `..` as dataset_id is refused naming the parameter, before any request",
+            is_error_result(result) and "dataset_id" in text_of(result) and "`..`" in text_of(result), text_of(result)[:300])
+    after = get_json(f"{s.udata}/me/", headers=s.auth())
+    R.check("hostile ids: the user's profile is unchanged", before == after or
+            {k: v for k, v in before.items() if k != "last_login_at"} == {k: v for k, v in after.items() if k != "last_login_at"},
+            "changed")
+    if s.dataset_id:
+        R.check("hostile ids: the user's dataset has no resource (no upload went astray)", s.resources_of_dataset() == 0,
+                f"{s.resources_of_dataset()} resources")
+    # controls: the same tools with real ids answer
+    result = s.seen.result(await call(session, "get_dataset_info", {"dataset_id": s.catalog}))
+    good, why = well_formed(result)
+    R.check("hostile ids (control): get_dataset_info with the catalog's id answers it",
+            good and result.structuredContent.get("id") == s.catalog, why)
+    if s.dataset_id:
+        result = s.seen.result(await call(session, "update_dataset",
+                                          {"dataset_id": s.dataset_id, "changes": {"description": "changée par la sonde"}}))
+        good, why = well_formed(result)
+        R.check("hostile ids (control): update_dataset with the dataset's id changes it", good, why)
+
+
+async def check_symlinks(session: ClientSession, s: SecurityContext) -> None:
+    rid = s.rid_indexed
+    outside_before = sorted(os.listdir(s.outside))
+    for file in ("link/escaped.csv", "link/sub/escaped.csv", "file-link.csv"):
+        result = s.seen.result(await call(session, "export_resource_data", {"file": file, "resource_id": rid}))
+        R.check(f"symlinks: export to {file!r} (a link out of the allowed folder) → isError",
+                is_error_result(result), f"isError={result.isError} {text_of(result)[:300]!r}")
+        R.check(f"symlinks: export to {file!r}: its message names the allowed folder",
+                "allowed folder" in text_of(result), text_of(result)[:300])
+    with open(os.path.join(s.outside, "target.csv")) as handle:
+        target = handle.read()
+    R.check("symlinks: nothing written outside the allowed folder (its files unchanged, none added)",
+            sorted(os.listdir(s.outside)) == outside_before and target == "keep me\n"
+            and os.path.islink(os.path.join(s.allowed, "file-link.csv")),
+            f"outside holds {sorted(os.listdir(s.outside))}, target.csv {target[:40]!r}")
+    result = s.seen.result(await call(session, "export_resource_data", {"file": "inner/inside.csv", "resource_id": rid}))
+    good, why = well_formed(result)
+    R.check("symlinks (control): a link that stays inside the allowed folder is followed",
+            good and os.path.isfile(os.path.join(s.allowed, "sub", "inside.csv")), why)
+    if s.dataset_id:
+        result = s.seen.result(await call(session, "upload_resource", {"dataset_id": s.dataset_id, "file": "link/secret.csv"}))
+        R.check("symlinks: upload of 'link/secret.csv' (a file outside, through a link) → isError",
+                is_error_result(result) and "allowed folder" in text_of(result), f"isError={result.isError} {text_of(result)[:300]!r}")
+        R.check("symlinks: nothing was uploaded", s.resources_of_dataset() == 0, f"{s.resources_of_dataset()} resources")
+
+
+def initialize_body() -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                       "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                  "clientInfo": {"name": "check_mcp", "version": "1"}}}).encode()
+
+
+def post_initialize(port: int, extra: dict) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **extra}
+    status, _, body = http("POST", f"http://127.0.0.1:{port}/mcp", initialize_body(), headers, 15)
+    return status, body
+
+
+@contextlib.contextmanager
+def http_server(binary: str, args: list[str], env: dict, errlog_path: str):
+    """A `datagouv mcp --http …` process; yields the port it prints."""
+    process = subprocess.Popen([binary, "mcp", *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    found: dict = {}
+    ready = threading.Event()
+
+    def drain() -> None:
+        with open(errlog_path, "a") as log:
+            for line in process.stderr:
+                log.write(line)
+                prefix = "datagouv mcp: serving "
+                if line.startswith(prefix) and "url" not in found:
+                    found["url"] = line[len(prefix):].strip()
+                    ready.set()
+        ready.set()
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    try:
+        ready.wait(30)
+        url = found.get("url")
+        if not url:
+            raise RuntimeError(f"`mcp {' '.join(args)}` printed no URL (exit code {process.poll()}, stderr in {errlog_path})")
+        yield int(urllib.parse.urlsplit(url).port)
+    finally:
+        if process.poll() is None:
+            process.send_signal(2)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        drainer.join(5)
+
+
+def check_origins_and_hosts(binary: str, env: dict, s: SecurityContext) -> None:
+    with http_server(binary, ["--http", "127.0.0.1:0"], env, s.errlog) as port:
+        for label, headers, served in (
+                ("no Origin", {}, True),
+                ("Origin http://localhost:6274 (a local inspector)", {"Origin": "http://localhost:6274"}, True),
+                (f"Origin http://127.0.0.1:{port}", {"Origin": f"http://127.0.0.1:{port}"}, True),
+                ("Origin http://[::1]:3000", {"Origin": "http://[::1]:3000"}, True),
+                ("Origin http://evil.example", {"Origin": "http://evil.example"}, False),
+                ("Origin https://localhost.evil.example:443", {"Origin": "https://localhost.evil.example:443"}, False),
+                ("Origin null", {"Origin": "null"}, False),
+                (f"Host evil.example:{port} (DNS rebinding)", {"Host": f"evil.example:{port}"}, False)):
+            status, body = post_initialize(port, headers)
+            expected = 200 if served else 403
+            R.check(f"http 127.0.0.1: {label} → {expected} (HTTP {status})", status == expected, body[:200])
+    with http_server(binary, ["--http", "0.0.0.0:0", "--allow-remote"], env, s.errlog) as port:
+        for label, headers, served in (
+                (f"Host mcp.example.org:{port} (a remote name)", {"Host": f"mcp.example.org:{port}"}, True),
+                (f"Host 192.0.2.7:{port} (a remote address)", {"Host": f"192.0.2.7:{port}"}, True),
+                ("Host localhost", {"Host": f"localhost:{port}"}, True),
+                ("a foreign Origin", {"Host": f"mcp.example.org:{port}", "Origin": "http://evil.example"}, False)):
+            status, body = post_initialize(port, headers)
+            expected = 200 if served else 403
+            R.check(f"http 0.0.0.0 --allow-remote: {label} → {expected} (HTTP {status})", status == expected, body[:200])
+
+
+async def run_security_session(binary: str, s: SecurityContext, env: dict) -> None:
+    args = ["--allow-files", s.allowed, "--allow-writes"]
+    async with served_session(binary, args, env, s.transport, s.errlog) as (session, init):
+        await R.group("hostile ids", check_hostile_ids, session, s)
+        await R.group("symlinks", check_symlinks, session, s)
+
+
+def run_security_phase(binary: str, env: dict, work: str, transport: str, home: str) -> None:
+    s = SecurityContext(env, work, transport)
+    os.makedirs(s.root)
+    server = {**server_env(env, home), "DATAGOUV_API_KEY": s.key}
+    try:
+        security_setup(s)
+        asyncio.run(run_security_session(binary, s, server))
+        if transport == "http":
+            check_origins_and_hosts(binary, server, s)
+    except BaseException as exc:  # noqa: BLE001 - a crashed session is a failure
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if isinstance(exc, BaseExceptionGroup):
+            detail += " | " + "; ".join(repr(e)[:200] for e in exc.exceptions)
+        R.check("security: phase ran to the end", False, f"{detail} (server stderr: {s.errlog})")
+        raise KeepWork() from exc
+    finally:
+        if s.dataset_id:
+            status, _, _ = http("DELETE", f"{s.udata}/datasets/{s.dataset_id}/", headers=s.auth())
+            R.check(f"security cleanup: the private dataset is deleted (HTTP {status})", status in (200, 204))
+        leaks = [item for item in s.seen.items if s.key in item]
+        R.check(f"security: the key is in none of the {len(s.seen.items)} answers", not leaks,
+                f"{len(leaks)} hold it (first, key masked): {leaks[0][:200].replace(s.key, '<KEY>') if leaks else ''}")
+        stderr = open(s.errlog, encoding="utf-8", errors="replace").read() if os.path.exists(s.errlog) else ""
+        R.check("security: the key is not in the server's stderr", s.key not in stderr, s.errlog)
+
+
+# ---------------------------------------------------------------------------
 # command-line refusals: the process must exit before serving
 
 
@@ -1281,6 +1565,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", required=True, help="the datagouv binary")
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--part", choices=("all", "main", "security"), default="all",
+                        help="main: the tools, the writes and the refusals; security: hostile ids, symlinks, "
+                             "Origin and Host checks; all: both")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (exports, server log)")
     args = parser.parse_args()
 
@@ -1302,25 +1589,31 @@ def main() -> int:
     os.makedirs(os.path.join(home, ".config"))
     errlog_path = os.path.join(work, "server-stderr.log")
     ctx = Context(dict(os.environ), allowed, args.transport)
-    try:
-        if args.transport == "stdio":
-            with open(errlog_path, "w") as errlog:
-                asyncio.run(run_stdio(binary, ctx, home, errlog))
-        else:
-            asyncio.run(run_http(binary, ctx, home, errlog_path))
-    except BaseException as exc:  # noqa: BLE001 - a crashed session is a failure, not a traceback
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        if isinstance(exc, BaseExceptionGroup):
-            detail += " | " + "; ".join(repr(e)[:200] for e in exc.exceptions)
-        R.check("session ran to the end", False, f"{detail} (server stderr: {errlog_path})")
-        args.keep = True
-    finally:
-        cleanup_dataservice(ctx)
-    try:
-        run_writes_phase(binary, dict(os.environ), work, args.transport, home)
-    except KeepWork:
-        args.keep = True
-    check_refusals(binary, dict(os.environ), home, allowed)
+    if args.part in ("all", "main"):
+        try:
+            if args.transport == "stdio":
+                with open(errlog_path, "w") as errlog:
+                    asyncio.run(run_stdio(binary, ctx, home, errlog))
+            else:
+                asyncio.run(run_http(binary, ctx, home, errlog_path))
+        except BaseException as exc:  # noqa: BLE001 - a crashed session is a failure, not a traceback
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            if isinstance(exc, BaseExceptionGroup):
+                detail += " | " + "; ".join(repr(e)[:200] for e in exc.exceptions)
+            R.check("session ran to the end", False, f"{detail} (server stderr: {errlog_path})")
+            args.keep = True
+        finally:
+            cleanup_dataservice(ctx)
+        try:
+            run_writes_phase(binary, dict(os.environ), work, args.transport, home)
+        except KeepWork:
+            args.keep = True
+        check_refusals(binary, dict(os.environ), home, allowed)
+    if args.part in ("all", "security"):
+        try:
+            run_security_phase(binary, dict(os.environ), work, args.transport, home)
+        except KeepWork:
+            args.keep = True
     if args.keep:
         print(f"# kept {work}", file=sys.stderr)
     else:

@@ -4,22 +4,31 @@ use crate::{cli::McpArgs, error::CliError};
 
 /// Serves until the client leaves (stdio) or Ctrl-C (HTTP).
 pub async fn run(client: datagouv::Client, args: McpArgs) -> Result<(), CliError> {
-    if let Some(dir) = &args.allow_files
-        && !dir.is_dir()
-    {
-        return Err(CliError::usage(format!(
-            "--allow-files {}: not a directory",
-            dir.display()
-        )));
-    }
+    // The folder as its real path, resolved once here: the tools compare
+    // the real paths of the files they touch with it.
+    let allow_files = match &args.allow_files {
+        Some(dir) if dir.is_dir() => Some(
+            dir.canonicalize()
+                .map_err(|e| datagouv::Error::io("open the allowed folder", dir, e))?,
+        ),
+        Some(dir) => {
+            return Err(CliError::usage(format!(
+                "--allow-files {}: not a directory",
+                dir.display()
+            )));
+        }
+        None => None,
+    };
     if args.allow_writes && !client.has_api_key() {
         return Err(CliError::usage(
             "--allow-writes needs an API key: set DATAGOUV_API_KEY or `datagouv config init`",
         ));
     }
     let options = datagouv_mcp::Options {
-        allow_files: args.allow_files.clone(),
+        allow_files,
         allow_writes: args.allow_writes,
+        // Other machines name the server in ways it cannot know.
+        any_host: args.allow_remote,
     };
     let server = datagouv_mcp::DatagouvMcp::new(client, options);
     let Some(addr) = args.http else {

@@ -6,11 +6,14 @@
 //! what udata, api-tabular and the metrics API hold (fetched independently),
 //! runs the two-condition query the official server cannot answer, and the
 //! error cases; over HTTP also 50 concurrent calls. It prints its figures
-//! (`figure: …`) and ends with `N passed, M failed`.
+//! (`figure: …`) and ends with `N passed, M failed`. Its security part
+//! drives a server holding a user's key with hostile input: ids that would
+//! climb to other endpoints, symbolic links out of the allowed folder,
+//! foreign `Origin`s and remote `Host` names.
 
 use std::process::Command;
 
-fn check(transport: &str) {
+fn check(transport: &str, part: &str) {
     let python = match std::env::var("DATAGOUV_TEST_MCP_PYTHON") {
         Ok(python) => python,
         Err(_) if std::env::var_os("DATAGOUV_SKIP_SERVER_TESTS").is_some() => {
@@ -30,15 +33,17 @@ fn check(transport: &str) {
             env!("CARGO_BIN_EXE_datagouv"),
             "--transport",
             transport,
+            "--part",
+            part,
         ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("--- {transport}\n{stdout}");
+    println!("--- {transport} {part}\n{stdout}");
     assert!(
         output.status.success(),
-        "the MCP client's checks failed over {transport}:\n{stdout}\n{stderr}"
+        "the MCP client's checks ({part}) failed over {transport}:\n{stdout}\n{stderr}"
     );
     assert!(
         stdout
@@ -50,6 +55,16 @@ fn check(transport: &str) {
 
 #[test]
 fn the_official_python_client_drives_the_server_over_stdio_then_http() {
-    check("stdio");
-    check("http");
+    check("stdio", "main");
+    check("http", "main");
+}
+
+/// Ids such as `../me/api_tokens` in every tool that takes one (with the
+/// user's key set) are refused or find nothing, never another endpoint's
+/// data; links out of the `--allow-files` folder are refused; over HTTP a
+/// foreign `Origin` gets 403, and `0.0.0.0 --allow-remote` serves remote
+/// `Host` names.
+#[test]
+fn hostile_ids_links_out_of_the_folder_foreign_origins_and_remote_hosts() {
+    check("http", "security");
 }

@@ -17,6 +17,8 @@
 //! # Ok(()) }
 //! ```
 
+mod api_path;
+mod files;
 pub mod render;
 pub mod tools;
 
@@ -35,6 +37,14 @@ pub struct Options {
     /// The write tools (`create_dataset`, `update_dataset`,
     /// `upload_resource`) are offered; they also need an API key.
     pub allow_writes: bool,
+    /// Over HTTP on an address other machines reach (`0.0.0.0`, `::`, a
+    /// network address): answer requests whatever host name they were sent
+    /// to (the CLI's `--allow-remote`), since other machines name the
+    /// server in ways it cannot know. Without it, and always on a loopback
+    /// address, only loopback names and the listening address are
+    /// accepted, which stops DNS rebinding. Browser `Origin`s are checked
+    /// either way (see [`serve_http`]).
+    pub any_host: bool,
 }
 
 /// What can stop a server.
@@ -64,19 +74,20 @@ pub async fn serve_stdio(server: DatagouvMcp) -> Result<(), ServeError> {
 
 /// Serves streamable HTTP at `http://ADDR/mcp` on an already bound
 /// listener, one session per client, until `shutdown` completes.
+///
+/// A request is refused with 403 when its `Host` is not a loopback name or
+/// the listening address (unless [`Options::any_host`] on an address that
+/// is not a loopback one), or when it carries an `Origin` that is not a loopback one or
+/// the listening address: a web page the user visits cannot drive the
+/// tools (DNS rebinding, cross-site requests), as the MCP specification's
+/// security notes ask. Clients that are not browsers send no `Origin`.
 pub async fn serve_http(
     server: DatagouvMcp,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let local: SocketAddr = listener.local_addr()?;
-    let mut config = StreamableHttpServerConfig::default();
-    config.allowed_hosts = vec![
-        "localhost".into(),
-        "127.0.0.1".into(),
-        "[::1]".into(),
-        local.ip().to_string(),
-    ];
+    let config = http_config(local, server.options().any_host);
     let server = Arc::new(server);
     let service = rmcp::transport::streamable_http_server::StreamableHttpService::new(
         move || Ok(DatagouvMcp::clone(&server)),
@@ -90,4 +101,82 @@ pub async fn serve_http(
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+/// The names this machine answers to itself.
+const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// The `Host` and `Origin` checks of a server listening on `local`.
+fn http_config(local: SocketAddr, any_host: bool) -> StreamableHttpServerConfig {
+    let listening = match local.ip() {
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    let mut names: Vec<String> = LOOPBACK.iter().map(|name| (*name).to_owned()).collect();
+    if !local.ip().is_unspecified() && !local.ip().is_loopback() {
+        names.push(listening);
+    }
+    let origins: Vec<String> = names
+        .iter()
+        .flat_map(|name| [format!("http://{name}:*"), format!("https://{name}:*")])
+        .collect();
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_origins(origins)
+        .enforce_origin_validation();
+    if any_host && !local.ip().is_loopback() {
+        config.disable_allowed_hosts()
+    } else {
+        config.with_allowed_hosts(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_origins_follow_the_listening_address() {
+        let local = http_config("127.0.0.1:8000".parse().unwrap(), false);
+        assert_eq!(local.allowed_hosts, LOOPBACK);
+        assert!(
+            local
+                .allowed_origins
+                .contains(&"http://localhost:*".to_owned())
+        );
+        assert!(
+            local
+                .allowed_origins
+                .contains(&"https://[::1]:*".to_owned())
+        );
+        // --allow-remote on a wildcard address: any Host, but still loopback Origins only.
+        let remote = http_config("0.0.0.0:8000".parse().unwrap(), true);
+        assert!(remote.allowed_hosts.is_empty());
+        assert_eq!(remote.allowed_origins, local.allowed_origins);
+        let remote = http_config("[::]:8000".parse().unwrap(), true);
+        assert!(remote.allowed_hosts.is_empty());
+        // A wildcard address without any_host, and a network address: those names only.
+        assert_eq!(
+            http_config("0.0.0.0:8000".parse().unwrap(), false).allowed_hosts,
+            LOOPBACK
+        );
+        let named = http_config("192.0.2.7:8000".parse().unwrap(), false);
+        assert!(named.allowed_hosts.contains(&"192.0.2.7".to_owned()));
+        assert!(
+            named
+                .allowed_origins
+                .contains(&"http://192.0.2.7:*".to_owned())
+        );
+        assert!(
+            http_config("192.0.2.7:8000".parse().unwrap(), true)
+                .allowed_hosts
+                .is_empty()
+        );
+        let named = http_config("[2001:db8::7]:8000".parse().unwrap(), false);
+        assert!(named.allowed_hosts.contains(&"[2001:db8::7]".to_owned()));
+        // A loopback address never accepts other names, whatever it is told.
+        assert_eq!(
+            http_config("127.0.0.1:8000".parse().unwrap(), true).allowed_hosts,
+            LOOPBACK
+        );
+    }
 }

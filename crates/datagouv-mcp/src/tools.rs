@@ -3,10 +3,7 @@
 //! udata sends, field for field); Tabular and Metrics queries go through the
 //! SDK's query layer, which checks them before anything is sent.
 
-use std::{
-    path::{Component, Path, PathBuf},
-    sync::Arc,
-};
+use std::sync::Arc;
 
 use datagouv::{
     Aggregate, Client, Condition, DatasetDraft, Error, ExportFormat, ExportOptions, Filter, Op,
@@ -23,7 +20,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 
-use crate::{Options, render};
+use crate::{
+    Options,
+    api_path::{ApiPath, sdk_id},
+    files::AllowedFolder,
+    render,
+};
 
 /// The tools that change data: offered only with `allow_writes` and a key.
 const WRITE_TOOLS: [&str; 3] = ["create_dataset", "update_dataset", "upload_resource"];
@@ -355,17 +357,6 @@ fn page_bounds(page: u64, page_size: u64, max: u64) -> Result<(u64, u64), Error>
     Ok((page, page_size))
 }
 
-/// `path?key=value…` with the values percent-encoded; `None`s left out.
-fn with_query(path: &str, pairs: &[(&str, Option<String>)]) -> String {
-    let present: Vec<(&str, &str)> = pairs
-        .iter()
-        .filter_map(|(key, value)| Some((*key, value.as_deref()?)))
-        .collect();
-    let url =
-        reqwest::Url::parse_with_params("http://query.invalid/", &present).expect("a valid base");
-    format!("{path}?{}", url.query().unwrap_or_default())
-}
-
 impl DatagouvMcp {
     /// A server over this client: the export tool only with
     /// [`Options::allow_files`], the write tools only with
@@ -394,6 +385,11 @@ impl DatagouvMcp {
         }
     }
 
+    /// What the server was allowed.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
     /// The names of the tools this server offers.
     pub fn tool_names(&self) -> Vec<String> {
         self.tool_router
@@ -403,41 +399,35 @@ impl DatagouvMcp {
             .collect()
     }
 
-    async fn v1(&self, path: &str) -> Result<Value, Error> {
+    /// A GET below the Main API v1 root. Paths are [`ApiPath`]s: no tool
+    /// formats an id into a path by hand.
+    async fn v1(&self, path: &ApiPath) -> Result<Value, Error> {
         self.client
-            .raw(reqwest::Method::GET, path, None)
+            .raw(reqwest::Method::GET, path.as_str(), None)
             .await?
             .json()
             .await
             .map_err(Error::Transport)
     }
 
-    async fn v2(&self, path: &str) -> Result<Value, Error> {
+    /// [`DatagouvMcp::v1`] below the v2 root.
+    async fn v2(&self, path: &ApiPath) -> Result<Value, Error> {
         self.client
-            .raw_v2(reqwest::Method::GET, path, None)
+            .raw_v2(reqwest::Method::GET, path.as_str(), None)
             .await?
             .json()
             .await
             .map_err(Error::Transport)
     }
 
-    /// A path below the allowed directory, refused when it would leave it.
-    fn allowed_file(&self, file: &str) -> Result<PathBuf, Error> {
+    /// The allowed folder, resolved now (it is given as the user named it).
+    fn allowed_folder(&self) -> Result<AllowedFolder, Error> {
         let Some(root) = &self.options.allow_files else {
             return Err(Error::InvalidInput(
                 "files are not allowed: start the server with --allow-files DIR".into(),
             ));
         };
-        let relative = Path::new(file);
-        let escapes = relative
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
-        if file.is_empty() || escapes {
-            return Err(Error::InvalidInput(format!(
-                "`{file}` must be a relative path inside the allowed directory (no `..`, no root)"
-            )));
-        }
-        Ok(root.join(relative))
+        AllowedFolder::new(root)
     }
 
     /// The Tabular query the arguments describe, checked before sending.
@@ -568,7 +558,7 @@ impl DatagouvMcp {
     async fn search_datasets(&self, Parameters(args): Parameters<SearchDatasets>) -> ToolResult {
         finish(async {
             let (page, size) = page_bounds(args.page, args.page_size, 100)?;
-            let path = with_query("/datasets/search/", &[
+            let path = ApiPath::new("datasets/search").query(&[
                 ("q", (!args.query.is_empty()).then(|| args.query.clone())),
                 ("page", Some(page.to_string())),
                 ("page_size", Some(size.to_string())),
@@ -617,18 +607,15 @@ impl DatagouvMcp {
             async {
                 let (page, size) = page_bounds(args.page, args.page_size, 100)?;
                 let query = (!args.query.is_empty()).then(|| args.query.clone());
-                let path = with_query(
-                    "/organizations/search/",
-                    &[
-                        ("q", query),
-                        ("page", Some(page.to_string())),
-                        ("page_size", Some(size.to_string())),
-                        ("sort", args.sort.clone()),
-                        ("badge", args.badge.clone()),
-                        ("name", args.name.clone()),
-                        ("business_number_id", args.business_number_id.clone()),
-                    ],
-                );
+                let path = ApiPath::new("organizations/search").query(&[
+                    ("q", query),
+                    ("page", Some(page.to_string())),
+                    ("page_size", Some(size.to_string())),
+                    ("sort", args.sort.clone()),
+                    ("badge", args.badge.clone()),
+                    ("name", args.name.clone()),
+                    ("business_number_id", args.business_number_id.clone()),
+                ]);
                 let found = self.v2(&path).await?;
                 let total = found["total"].as_u64().unwrap_or(0);
                 let mut text = format!("Found {total} organization(s); page {page}:\n\n");
@@ -677,7 +664,9 @@ impl DatagouvMcp {
     async fn get_dataset_info(&self, Parameters(args): Parameters<DatasetId>) -> ToolResult {
         finish(
             async {
-                let dataset = self.v1(&format!("/datasets/{}/", args.dataset_id)).await?;
+                let dataset = self
+                    .v1(&ApiPath::new("datasets").id("dataset_id", &args.dataset_id)?)
+                    .await?;
                 let id = render::text(&dataset, "id").unwrap_or_default().to_owned();
                 let mut text = format!(
                     "Dataset: {}\nID: {id}\n",
@@ -740,7 +729,7 @@ impl DatagouvMcp {
     ))]
     async fn list_dataset_resources(&self, Parameters(args): Parameters<DatasetId>) -> ToolResult {
         finish(async {
-            let dataset = self.v1(&format!("/datasets/{}/", args.dataset_id)).await?;
+            let dataset = self.v1(&ApiPath::new("datasets").id("dataset_id", &args.dataset_id)?).await?;
             let list = dataset["resources"].as_array().cloned().unwrap_or_default();
             let mut text = format!(
                 "Resources of: {}\nDataset ID: {}\nTotal resources: {}\n\n",
@@ -770,7 +759,7 @@ impl DatagouvMcp {
     ))]
     async fn get_resource_info(&self, Parameters(args): Parameters<ResourceId>) -> ToolResult {
         finish(async {
-            let found = self.v2(&format!("/datasets/resources/{}/", args.resource_id)).await?;
+            let found = self.v2(&ApiPath::new("datasets/resources").id("resource_id", &args.resource_id)?).await?;
             let resource = &found["resource"];
             let mut text = format!("Resource: {}\nResource ID: {}\n", render::text(resource, "title").unwrap_or("Untitled"), render::text(resource, "id").unwrap_or_default());
             render::resource_lines(&mut text, "", resource);
@@ -848,14 +837,11 @@ impl DatagouvMcp {
         finish(
             async {
                 let (page, size) = page_bounds(args.page, args.page_size, 100)?;
-                let path = with_query(
-                    "/dataservices/search/",
-                    &[
-                        ("q", (!args.query.is_empty()).then(|| args.query.clone())),
-                        ("page", Some(page.to_string())),
-                        ("page_size", Some(size.to_string())),
-                    ],
-                );
+                let path = ApiPath::new("dataservices/search").query(&[
+                    ("q", (!args.query.is_empty()).then(|| args.query.clone())),
+                    ("page", Some(page.to_string())),
+                    ("page_size", Some(size.to_string())),
+                ]);
                 let found = self.v2(&path).await?;
                 let total = found["total"].as_u64().unwrap_or(0);
                 let mut text = format!(
@@ -913,7 +899,7 @@ impl DatagouvMcp {
         finish(
             async {
                 let service = self
-                    .v1(&format!("/dataservices/{}/", args.dataservice_id))
+                    .v1(&ApiPath::new("dataservices").id("dataservice_id", &args.dataservice_id)?)
                     .await?;
                 let id = render::text(&service, "id").unwrap_or_default().to_owned();
                 let mut text = format!(
@@ -962,7 +948,7 @@ impl DatagouvMcp {
         Parameters(args): Parameters<DataserviceId>,
     ) -> ToolResult {
         finish(async {
-            let service = self.v1(&format!("/dataservices/{}/", args.dataservice_id)).await?;
+            let service = self.v1(&ApiPath::new("dataservices").id("dataservice_id", &args.dataservice_id)?).await?;
             let title = render::text(&service, "title").unwrap_or("Untitled");
             let Some(url) = render::text(&service, "machine_documentation_url") else {
                 return Ok(answer(format!("Third-party API '{title}' has no OpenAPI document (machine_documentation_url) in the catalog."), json!({"spec": null})));
@@ -1108,14 +1094,9 @@ impl DatagouvMcp {
                         "unknown format `{format_name}`: csv, json or parquet"
                     ))
                 })?;
-                let path = self.allowed_file(&args.file)?;
-                if let Some(parent) = path.parent() {
-                    tokio::fs::create_dir_all(parent).await.map_err(|e| {
-                        Error::InvalidInput(format!("cannot create {}: {e}", parent.display()))
-                    })?;
-                }
-                let summary = self
-                    .tabular_query(&args.query)?
+                let query = self.tabular_query(&args.query)?;
+                let path = self.allowed_folder()?.file_to_write(&args.file)?;
+                let summary = query
                     .export_to_file(format, &path, ExportOptions::default())
                     .await?;
                 let text = format!(
@@ -1162,7 +1143,10 @@ impl DatagouvMcp {
                 let fields: Vec<String> = args.changes.keys().cloned().collect();
                 let dataset = self
                     .client
-                    .update_dataset(&args.dataset_id, Value::Object(args.changes))
+                    .update_dataset(
+                        sdk_id("dataset_id", &args.dataset_id)?,
+                        Value::Object(args.changes),
+                    )
                     .await?;
                 Ok(answer(
                     format!("Updated {} of dataset {}.", fields.join(", "), dataset.id),
@@ -1185,14 +1169,13 @@ impl DatagouvMcp {
     async fn upload_resource(&self, Parameters(args): Parameters<UploadResource>) -> ToolResult {
         finish(
             async {
-                let path = self.allowed_file(&args.file)?;
+                let dataset = sdk_id("dataset_id", &args.dataset_id)?;
+                let path = self.allowed_folder()?.file_to_read(&args.file)?;
                 let source = UploadSource::file(&path).await?;
                 let resource = self
                     .client
                     .upload_resource(
-                        ResourceUpload::NewResource {
-                            dataset: &args.dataset_id,
-                        },
+                        ResourceUpload::NewResource { dataset },
                         source,
                         UploadOptions::default(),
                     )
