@@ -213,6 +213,32 @@ impl Output {
         &self.fields
     }
 
+    /// Refuses a `--fields` name whose first part is none of `valid` (the
+    /// fields of the model printed), so that a typo is an error rather
+    /// than an empty column. An empty `valid` (a model of unknown shape)
+    /// checks nothing.
+    pub fn check_fields(&self, valid: &[&str]) -> Result<(), CliError> {
+        if valid.is_empty() {
+            return Ok(());
+        }
+        let known = |path: &str| {
+            valid.contains(&path)
+                || path
+                    .split_once('.')
+                    .is_some_and(|(head, _)| valid.contains(&head))
+        };
+        match self.fields.iter().find(|path| !known(path)) {
+            None => Ok(()),
+            Some(unknown) => Err(CliError::usage(format!(
+                "--fields names `{unknown}`, which is not a field of these objects"
+            ))
+            .with_hint(format!(
+                "the fields are: {} (dotted paths reach inside them, e.g. organization.name)",
+                valid.join(", ")
+            ))),
+        }
+    }
+
     /// The same output, with `format` when none was asked for.
     pub fn defaulting_to(&self, format: Format) -> Output {
         Output {
@@ -287,8 +313,7 @@ impl Output {
                 let mut count = 0usize;
                 while let Some(row) = rows.next().await {
                     let record = self.json_record(row?);
-                    let text =
-                        serde_json::to_string_pretty(&record).expect("JSON values serialise");
+                    let text = json_text(&record, true);
                     out.write_all(if count == 0 { b"[\n  " } else { b",\n  " })?;
                     out.write_all(text.replace('\n', "\n  ").as_bytes())?;
                     count += 1;
@@ -298,12 +323,13 @@ impl Output {
             Format::Jsonl => {
                 while let Some(row) = rows.next().await {
                     let record = self.json_record(row?);
-                    serde_json::to_writer(&mut out, &record).expect("JSON values serialise");
+                    out.write_all(json_text(&record, false).as_bytes())?;
                     out.write_all(b"\n")?;
                     out.flush()?;
                 }
             }
             Format::Csv => {
+                let on_terminal = std::io::stdout().is_terminal();
                 let mut writer = csv::Writer::from_writer(&mut out);
                 let mut columns: Option<Vec<String>> = None;
                 if defaults.is_some() || !self.fields.is_empty() {
@@ -319,9 +345,16 @@ impl Output {
                         let _ = writer.write_record(&header);
                         header
                     });
-                    writer
-                        .write_record(columns.iter().map(|c| cell_text(&record.get(c), false)))
-                        .map_err(csv_error)?;
+                    // Exact values, but not control characters on a terminal.
+                    let cells = columns.iter().map(|c| {
+                        let text = cell_text(&record.get(c), false);
+                        if on_terminal {
+                            printable(&text, true).into_owned()
+                        } else {
+                            text
+                        }
+                    });
+                    writer.write_record(cells).map_err(csv_error)?;
                 }
                 writer.flush()?;
             }
@@ -353,13 +386,39 @@ impl Output {
             Format::Json => {
                 let record = self.json_record(record);
                 let mut out = std::io::stdout().lock();
-                let text = serde_json::to_string_pretty(&record).expect("JSON values serialise");
-                writeln!(out, "{text}")?;
+                writeln!(out, "{}", json_text(&record, true))?;
                 Ok(())
             }
             Format::Jsonl | Format::Csv => self.print(vec![record], defaults).await,
         }
     }
+}
+
+/// A record as JSON text, pretty or compact, with the control characters
+/// serde_json leaves as they are (DEL, C1, bidirectional controls; see
+/// [`is_terminal_control`]) written as `\uXXXX` escapes: the same value
+/// for any JSON reader, harmless on a terminal. Outside strings JSON text
+/// is ASCII, so every such character is inside a string.
+fn json_text(record: &Record, pretty: bool) -> String {
+    let text = if pretty {
+        serde_json::to_string_pretty(record)
+    } else {
+        serde_json::to_string(record)
+    }
+    .expect("JSON values serialise");
+    if !text.chars().any(is_terminal_control) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_terminal_control(c) && !matches!(c, '\n' | ' ') {
+            // All of them are in the Basic Multilingual Plane.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn csv_error(error: csv::Error) -> CliError {
@@ -457,8 +516,39 @@ fn unwrapped_columns(header: &[String], rows: &[Vec<String>], width: usize) -> V
     kept
 }
 
+/// Whether a character would steer the terminal rather than show: C0
+/// controls (ESC starts the sequences that clear the screen or retitle the
+/// window, BEL rings), DEL, C1 controls, and the bidirectional overrides
+/// and isolates that reorder what follows (U+202A–U+202E, U+2066–U+2069,
+/// with the marks U+200E, U+200F and U+061C).
+pub fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
+}
+
+/// Text made safe to print on a terminal: each control character shown
+/// as its escape (`\u{1b}`), so that catalog text (titles, descriptions,
+/// server messages) cannot clear the screen, ring, or reverse what follows.
+/// Newlines are kept when `multiline`, tabs become a space.
+pub fn printable(text: &str, multiline: bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_terminal_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' if multiline => out.push('\n'),
+            '\t' => out.push(' '),
+            c if is_terminal_control(c) => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
 /// A value as one cell: text as is, lists of plain values joined with
-/// `, `, other lists and objects as compact JSON; shortened in tables.
+/// `, `, other lists and objects as compact JSON; shortened in tables, and
+/// there shown with its control characters escaped ([`printable`]).
 pub fn cell_text(value: &Value, short: bool) -> String {
     let text = match value {
         Value::Null => String::new(),
@@ -476,6 +566,11 @@ pub fn cell_text(value: &Value, short: bool) -> String {
                 .join(", ")
         }
         other => other.to_string(),
+    };
+    let text = if short {
+        printable(&text, true).into_owned()
+    } else {
+        text
     };
     if short && text.chars().count() > CELL_MAX {
         let mut cut: String = text.chars().take(CELL_MAX - 1).collect();
