@@ -54,6 +54,11 @@ const DATASET_READ_ONLY: &[&str] = &[
     "uri",
 ];
 
+/// The fields udata's dataset update empties when the body leaves them out
+/// (its form reads an absent list or date range as empty; every other field
+/// keeps its value), checked against the real server by the CLI's tests.
+const EMPTIED_WHEN_ABSENT: &[&str] = &["tags", "temporal_coverage"];
+
 /// The fields a dataset update may name: those of [`DatasetWrite`] but the
 /// read-only ones.
 pub fn dataset_writable_fields() -> Vec<&'static str> {
@@ -113,6 +118,11 @@ impl Client {
     /// [`DatasetWrite`] (the server would ignore it), and a value of the
     /// wrong type for its field. The object is sent as given, so a `null`
     /// reaches the server (the generated model would drop it).
+    ///
+    /// Every field not named is kept: udata empties the tags and the
+    /// temporal coverage when an update leaves them out, so those are read
+    /// first and sent back unchanged (another writer changing them between
+    /// the read and the write loses that change).
     pub async fn update_dataset(&self, dataset: &str, changes: Value) -> Result<Dataset, Error> {
         let Value::Object(fields) = &changes else {
             return Err(Error::InvalidInput(
@@ -140,7 +150,33 @@ impl Client {
                 .map_err(|e| Error::InvalidInput(format!("`{name}` cannot be {value}: {e}")))?;
         }
         let path = format!("/datasets/{}/", crate::path_segment(dataset)?);
-        let response = self.raw(reqwest::Method::PUT, &path, Some(changes)).await?;
+        let mut body = fields.clone();
+        let emptied: Vec<&str> = EMPTIED_WHEN_ABSENT
+            .iter()
+            .copied()
+            .filter(|name| !fields.contains_key(*name))
+            .collect();
+        if !emptied.is_empty() {
+            let current = self
+                .main()
+                .get_dataset()
+                .dataset(dataset)
+                .send()
+                .value()
+                .await?;
+            let current = serde_json::to_value(current).expect("a dataset serialises");
+            for name in emptied {
+                match current.get(name) {
+                    Some(value) if !value.is_null() => {
+                        body.insert(name.to_owned(), value.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let response = self
+            .raw(reqwest::Method::PUT, &path, Some(Value::Object(body)))
+            .await?;
         let body = response.bytes().await.map_err(Error::Transport)?;
         serde_json::from_slice(&body).map_err(|source| Error::Decode {
             excerpt: crate::error::excerpt(&body),
