@@ -362,4 +362,42 @@ mod tests {
         );
         assert_eq!((other.code, other.hint), (EXIT_AUTH, None));
     }
+
+    #[test]
+    fn refusal_hints_depend_on_whether_a_key_was_sent() {
+        let refused = |status: u16, url: &str| {
+            CliError::from(Error::Api {
+                status: reqwest::StatusCode::from_u16(status).unwrap(),
+                url: url.into(),
+                message: String::new(),
+                field_errors: Default::default(),
+            })
+        };
+        let main = "http://m/api/1/me/";
+        let hint = |error: CliError| error.hint.unwrap();
+        assert!(hint(refused(401, main).for_key(false)).starts_with("set an API key"));
+        assert!(hint(refused(401, main).for_key(true)).contains("refused the API key"));
+        assert!(hint(refused(403, main).for_key(true)).contains("its user may not"));
+        assert!(hint(refused(403, main).for_key(false)).contains("set an API key"));
+        // Not the Main API: not about the key.
+        let tabular = "http://t/api/resources/x/data/csv/";
+        assert_eq!(refused(403, tabular).for_key(true).hint, None);
+    }
+
+    #[test]
+    fn not_found_hints_follow_the_kind_of_object() {
+        for (url, says) in [
+            ("http://m/api/1/datasets/x/", "datasets list"),
+            ("http://m/api/1/datasets/x/resources/y/", "resources list"),
+            ("http://m/api/2/datasets/x/", "datasets list"),
+            ("http://m/api/1/organizations/x/", "organizations list"),
+            ("http://m/api/1/users/x/", "datagouv me"),
+            ("http://m/api/1/discussions/x/", "discussions list"),
+            ("http://t/api/resources/r/profile/", "resource id `r`"),
+            ("", "check the id"),
+        ] {
+            let hint = not_found_hint(url);
+            assert!(hint.contains(says), "{url}: {hint}");
+        }
+    }
 }

@@ -438,6 +438,20 @@ const WRAPPED_MIN: usize = 10;
 /// text wraps, while columns of single words (ids, dates, numbers) stay on
 /// one line as far as the width allows. Elsewhere nothing wraps.
 fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> Table {
+    // Keys come from the server too (`api get`, record fields): every
+    // text of the table is shown, not obeyed (cells already are).
+    let header: Vec<String> = header
+        .iter()
+        .map(|h| printable(h, false).into_owned())
+        .collect();
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|cell| printable(&cell, true).into_owned())
+                .collect()
+        })
+        .collect();
     let mut table = Table::new();
     table.load_preset(presets::UTF8_FULL_CONDENSED);
     let terminal = console::Term::stdout();
@@ -643,5 +657,22 @@ mod tests {
         let long = "x".repeat(200);
         assert_eq!(cell_text(&json!(long), true).chars().count(), CELL_MAX);
         assert_eq!(cell_text(&json!(long), false).len(), 200);
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        let text = "a\u{1b}[2J b\u{7} c\u{202e} d\u{9b}\te\nf\u{2069}";
+        assert_eq!(
+            printable(text, true),
+            "a\\u{1b}[2J b\\u{7} c\\u{202e} d\\u{9b} e\nf\\u{2069}"
+        );
+        assert_eq!(printable("a\nb", false), "a\\u{a}b");
+        assert_eq!(printable("Données", true), "Données");
+        let record = Record::from_pairs([("t", json!(text))]);
+        let compact = json_text(&record, false);
+        assert!(!compact.chars().any(is_terminal_control), "{compact}");
+        let back: Value = serde_json::from_str(&compact).unwrap();
+        assert_eq!(back["t"], text);
+        assert!(json_text(&record, true).contains('\n'));
     }
 }

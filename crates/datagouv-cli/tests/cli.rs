@@ -1640,6 +1640,7 @@ fn datasets_update_keeps_the_fields_it_does_not_name() {
         before["temporal_coverage"]["start"], "2020-01-01",
         "{before}"
     );
+    assert_eq!(before["tags"].as_array().map(Vec::len), Some(2), "{before}");
 
     // udata empties the tags and the coverage of an update that omits them.
     let after = stack.user_json(&[
