@@ -1424,6 +1424,12 @@ fn refusals_say_whether_the_key_is_missing_refused_or_not_enough() {
     );
     let admins: serde_json::Value = serde_json::from_str(run.ok()).unwrap();
     let admins = admins["id"].as_str().unwrap();
+    // Public: the user may read it, not change it.
+    Run::of(
+        stack.admin_cli(),
+        &["datasets", "update", admins, "--set", "private=false"],
+    )
+    .ok();
     let run = Run::of(
         stack.user_cli(),
         &["datasets", "update", admins, "--set", "acronym=X"],

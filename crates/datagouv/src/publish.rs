@@ -150,6 +150,15 @@ impl Client {
                 .map_err(|e| Error::InvalidInput(format!("`{name}` cannot be {value}: {e}")))?;
         }
         let path = format!("/datasets/{}/", crate::path_segment(dataset)?);
+        // A write without a key is refused before the read below.
+        let url = format!("{}{path}", self.main_v1_root());
+        let mut write = reqwest::Request::new(
+            reqwest::Method::PUT,
+            reqwest::Url::parse(&url)
+                .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?,
+        );
+        datagouv_runtime::Transport::prepare(self.transport(), &mut write, "update_dataset")
+            .map_err(Error::InvalidInput)?;
         let mut body = fields.clone();
         let emptied: Vec<&str> = EMPTIED_WHEN_ABSENT
             .iter()
