@@ -332,9 +332,21 @@ impl Output {
                 let on_terminal = std::io::stdout().is_terminal();
                 let mut writer = csv::Writer::from_writer(&mut out);
                 let mut columns: Option<Vec<String>> = None;
+                let shown = |header: &[String]| -> Vec<String> {
+                    header
+                        .iter()
+                        .map(|h| {
+                            if on_terminal {
+                                printable(h, false).into_owned()
+                            } else {
+                                h.clone()
+                            }
+                        })
+                        .collect()
+                };
                 if defaults.is_some() || !self.fields.is_empty() {
                     let header = self.columns(defaults, None);
-                    writer.write_record(&header).map_err(csv_error)?;
+                    writer.write_record(shown(&header)).map_err(csv_error)?;
                     columns = Some(header);
                 }
                 while let Some(row) = rows.next().await {
@@ -342,7 +354,7 @@ impl Output {
                     let columns = columns.get_or_insert_with(|| {
                         let header = self.columns(None, Some(&record));
                         // A header the writer refuses shows up on the next write.
-                        let _ = writer.write_record(&header);
+                        let _ = writer.write_record(shown(&header));
                         header
                     });
                     // Exact values, but not control characters on a terminal.

@@ -1528,6 +1528,21 @@ fn datasets_list_takes_an_organization_slug() {
         let row: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(row["organization.id"], org, "{}", run.render());
     }
+    // `datasets create` takes the slug too.
+    let created = stack.user_json(&[
+        "datasets",
+        "create",
+        "Jeu d'une organisation nommée",
+        "--description",
+        "x",
+        "--organization",
+        &slug,
+        "--json",
+    ]);
+    assert_eq!(created["organization"]["id"], org, "{created}");
+    let id = created["id"].as_str().unwrap();
+    Run::of(stack.user_cli(), &["datasets", "delete", id]).ok();
+
     let run = stack.run(&["datasets", "list", "--organization", "no-such-organization"]);
     assert_eq!(run.code, 3, "{}", run.render());
     assert!(
