@@ -7,9 +7,9 @@ use datagouv::{
 };
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use std::io::IsTerminal;
+use std::{future::Future, io::IsTerminal};
 
 use crate::{
     cli::{
@@ -161,6 +161,12 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
         }) => {
             let query = query.query.or(words);
             let size = page_size(limit);
+            output.check_fields(datagouv::model_fields::<datagouv::Dataset>())?;
+            // udata filters on the organization's id only: a slug is resolved.
+            let organization = match organization {
+                Some(organization) => Some(organization_id(client, &organization).await?),
+                None => None,
+            };
             let pages = Paginator::new(move |page| {
                 let (main, query, organization, tag) = (
                     main.clone(),
@@ -185,8 +191,8 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             list(pages, limit, output, fields::DATASET_LIST).await
         }
         Command::Datasets(DatasetsCommand::Show { dataset }) => {
-            let value = main.get_dataset().dataset(dataset).send().value().await?;
-            show(&value, output, fields::DATASET).await
+            let request = main.get_dataset().dataset(dataset).send().value();
+            show(request, output, fields::DATASET).await
         }
         Command::Datasets(DatasetsCommand::Create {
             title,
@@ -196,6 +202,11 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             license,
             frequency,
         }) => {
+            output.check_fields(datagouv::model_fields::<datagouv::Dataset>())?;
+            let organization = match organization {
+                Some(organization) => Some(organization_id(client, &organization).await?),
+                None => None,
+            };
             let draft = DatasetDraft {
                 title,
                 description,
@@ -204,13 +215,12 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
                 license,
                 frequency,
             };
-            let created = client.create_draft_dataset(draft).await?;
-            show(&created, output, fields::DATASET).await
+            show(client.create_draft_dataset(draft), output, fields::DATASET).await
         }
         Command::Datasets(DatasetsCommand::Update { dataset, set }) => {
             let changes = parse_changes(&set)?;
-            let updated = client.update_dataset(&dataset, changes).await?;
-            show(&updated, output, fields::DATASET).await
+            let request = client.update_dataset(&dataset, changes);
+            show(request, output, fields::DATASET).await
         }
         Command::Datasets(DatasetsCommand::Delete { dataset }) => {
             client.delete_dataset(&dataset).await?;
@@ -251,6 +261,7 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             replace,
             chunk_size,
         }) => {
+            output.check_fields(datagouv::model_fields::<datagouv::Resource>())?;
             let source = UploadSource::file(&file).await?;
             let bar = bytes_bar("uploading");
             let tick = bar.clone();
@@ -270,7 +281,7 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             };
             let result = client.upload_resource(target, source, options).await;
             bar.finish_and_clear();
-            show(&result?, output, fields::RESOURCE).await
+            show(async { result }, output, fields::RESOURCE).await
         }
         Command::Resources(ResourcesCommand::List {
             dataset,
@@ -297,14 +308,8 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             list(pages, limit, output, fields::RESOURCE_LIST).await
         }
         Command::Resources(ResourcesCommand::Show { dataset, rid }) => {
-            let value = main
-                .get_resource()
-                .dataset(dataset)
-                .rid(rid)
-                .send()
-                .value()
-                .await?;
-            show(&value, output, fields::RESOURCE).await
+            let request = main.get_resource().dataset(dataset).rid(rid).send().value();
+            show(request, output, fields::RESOURCE).await
         }
         Command::Organizations(SimpleCommand::List { query, limit }) => {
             let query = query.query;
@@ -312,8 +317,8 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             list(pages, limit, output, fields::ORGANIZATION_LIST).await
         }
         Command::Organizations(SimpleCommand::Show { id }) => {
-            let value = main.get_organization().org(id).send().value().await?;
-            show(&value, output, fields::ORGANIZATION).await
+            let request = main.get_organization().org(id).send().value();
+            show(request, output, fields::ORGANIZATION).await
         }
         Command::Reuses(SimpleCommand::List { query, limit }) => {
             let query = query.query;
@@ -321,8 +326,8 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             list(pages, limit, output, fields::REUSE_LIST).await
         }
         Command::Reuses(SimpleCommand::Show { id }) => {
-            let value = main.get_reuse().reuse(id).send().value().await?;
-            show(&value, output, fields::REUSE).await
+            let request = main.get_reuse().reuse(id).send().value();
+            show(request, output, fields::REUSE).await
         }
         Command::Dataservices(SimpleCommand::List { query, limit }) => {
             let query = query.query;
@@ -330,21 +335,16 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             list(pages, limit, output, fields::DATASERVICE_LIST).await
         }
         Command::Dataservices(SimpleCommand::Show { id }) => {
-            let value = main
-                .get_dataservice()
-                .dataservice(id)
-                .send()
-                .value()
-                .await?;
-            show(&value, output, fields::DATASERVICE).await
+            let request = main.get_dataservice().dataservice(id).send().value();
+            show(request, output, fields::DATASERVICE).await
         }
         Command::Users(UsersCommand::Show { id }) => {
-            let value = main.get_user().user(id).send().value().await?;
-            show(&value, output, fields::USER).await
+            let request = main.get_user().user(id).send().value();
+            show(request, output, fields::USER).await
         }
         Command::Me => {
-            let value = main.get_me().send().value().await?;
-            show(&value, output, fields::ME).await
+            let request = main.get_me().send().value();
+            show(request, output, fields::ME).await
         }
         Command::Discussions(DiscussionsCommand::List { query, for_, limit }) => {
             let size = page_size(limit);
@@ -365,8 +365,8 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             list(pages, limit, output, fields::DISCUSSION_LIST).await
         }
         Command::Discussions(DiscussionsCommand::Show { id }) => {
-            let value = main.get_discussion().id(id).send().value().await?;
-            show(&value, output, fields::DISCUSSION).await
+            let request = main.get_discussion().id(id).send().value();
+            show(request, output, fields::DISCUSSION).await
         }
         Command::Tabular(_)
         | Command::Metrics(_)
@@ -396,8 +396,10 @@ async fn list<P>(
 ) -> Result<(), CliError>
 where
     P: Page + Send + 'static,
-    P::Item: Serialize + Send + 'static,
+    P::Item: Serialize + DeserializeOwned + Send + 'static,
 {
+    // Checked before the first page is asked for.
+    output.check_fields(datagouv::model_fields::<P::Item>())?;
     let pages = match limit.max() {
         Some(max) => pages.max_items(max),
         None => pages,
@@ -409,28 +411,101 @@ where
     output.print_stream(rows, Some(defaults)).await
 }
 
-/// Prints one object.
-async fn show<T: Serialize>(value: &T, output: &Output, defaults: &[&str]) -> Result<(), CliError> {
+/// Prints the object a request answers; `--fields` is checked against
+/// the object's model before the request is sent.
+async fn show<T, F>(request: F, output: &Output, defaults: &[&str]) -> Result<(), CliError>
+where
+    T: Serialize + DeserializeOwned,
+    F: Future<Output = Result<T, datagouv::Error>>,
+{
+    output.check_fields(datagouv::model_fields::<T>())?;
+    let value = request.await?;
     output
-        .print_one(Record::from_serialize(value)?, Some(defaults))
+        .print_one(Record::from_serialize(&value)?, Some(defaults))
         .await
 }
 
-/// `field=value` pairs as a JSON object; a value that parses as JSON is
-/// taken as JSON (`false`, `["a"]`), any other as text.
+/// The id of an organization named by id or slug (udata's dataset filters
+/// take the id only).
+async fn organization_id(client: &Client, organization: &str) -> Result<String, CliError> {
+    let found = client
+        .main()
+        .get_organization()
+        .org(organization)
+        .send()
+        .value()
+        .await;
+    match found {
+        Ok(found) => Ok(found.id),
+        Err(error) if error.status().is_some_and(|s| s.as_u16() == 404) => Err(
+            CliError::not_found(format!("no organization `{organization}`")).with_hint(
+                "--organization takes an organization's id or slug; \
+             `datagouv organizations list -q WORDS` finds organizations",
+            ),
+        ),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `field=value` pairs as a JSON object, each value read by its field's
+/// type in the dataset model: as JSON when that fits the field (`false`,
+/// `["a"]`, `null` to clear it), else as text when the field takes text
+/// (`title=2024` is the title "2024"). A value that fits neither, and a
+/// name that is not a writable field, are refused before any request.
 fn parse_changes(pairs: &[String]) -> Result<Value, CliError> {
+    use datagouv::main_api::v1::types::DatasetWrite;
     if pairs.is_empty() {
         return Err(CliError::usage(
             "nothing to change: give at least one --set FIELD=VALUE",
         ));
     }
+    let writable = datagouv::dataset_writable_fields();
+    let fits = |field: &str, value: &Value| {
+        let one = Value::Object([(field.to_owned(), value.clone())].into_iter().collect());
+        serde_json::from_value::<DatasetWrite>(one)
+    };
     let mut changes = serde_json::Map::new();
     for pair in pairs {
-        let (field, value) = pair
+        let (field, text) = pair
             .split_once('=')
             .filter(|(field, _)| !field.is_empty())
             .ok_or_else(|| CliError::usage(format!("`{pair}` is not FIELD=VALUE")))?;
-        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::from(value));
+        if !writable.contains(&field) {
+            let why = if datagouv::model_fields::<DatasetWrite>().contains(&field) {
+                "is set by the server: an update cannot change it"
+            } else {
+                "is not a field of a dataset"
+            };
+            return Err(
+                CliError::usage(format!("--set `{field}`: {field} {why}")).with_hint(format!(
+                    "the fields an update takes are: {}",
+                    writable.join(", ")
+                )),
+            );
+        }
+        let value = match serde_json::from_str::<Value>(text) {
+            Ok(json) if fits(field, &json).is_ok() => json,
+            json => {
+                let as_text = Value::from(text);
+                match fits(field, &as_text) {
+                    Ok(_) => as_text,
+                    Err(error) => {
+                        // Report the JSON reading when there was one.
+                        let error = match json {
+                            Ok(json) => fits(field, &json).err().unwrap_or(error),
+                            Err(_) => error,
+                        };
+                        return Err(CliError::usage(format!(
+                            "`{pair}`: {field} cannot take `{text}`: {error}"
+                        ))
+                        .with_hint(
+                            "the value is read as JSON when it parses (`private=false`, \
+                             `tags=[\"a\",\"b\"]`, `acronym=null` to clear), else as text",
+                        ));
+                    }
+                }
+            }
+        };
         changes.insert(field.to_owned(), value);
     }
     Ok(Value::Object(changes))

@@ -243,7 +243,7 @@ pub enum DatasetsCommand {
         /// (before --query; kept working, hidden from the help).
         #[arg(value_name = "QUERY", hide = true, conflicts_with = "query")]
         words: Option<String>,
-        /// Only the datasets of this organization (its id).
+        /// Only the datasets of this organization (its id or slug).
         #[arg(long, value_name = "ORG")]
         organization: Option<String>,
         /// Only the datasets with this tag (repeat for several: all must match).
@@ -266,7 +266,7 @@ pub enum DatasetsCommand {
         /// The description (Markdown).
         #[arg(long, short)]
         description: String,
-        /// Publish for this organization (its id) instead of the key's user.
+        /// Publish for this organization (its id or slug) instead of the key's user.
         #[arg(long, value_name = "ORG")]
         organization: Option<String>,
         /// A tag, 3 to 96 characters (repeat for several).
@@ -283,8 +283,10 @@ pub enum DatasetsCommand {
     Update {
         /// Its id or slug.
         dataset: String,
-        /// `field=value` to set; the value is read as JSON when it parses
-        /// (`private=false`, `tags=["a","b"]`), else as text. Repeatable.
+        /// `field=value` to set (a field of the dataset model; others are
+        /// refused). The value is read as JSON when that fits the field
+        /// (`private=false`, `tags=["a","b"]`, `acronym=null` clears it),
+        /// else as text (`title=2024`). Fields not named are kept. Repeatable.
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
     },

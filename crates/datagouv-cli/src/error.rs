@@ -4,6 +4,8 @@
 use datagouv::Error;
 use std::fmt::Display;
 
+use crate::output::printable;
+
 /// Exit code of anything not classified below.
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit code of bad input or usage (clap uses it for its own errors too).
@@ -22,7 +24,29 @@ pub struct CliError {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// A refusal of the Main API, whose hint depends on whether a key was
+    /// sent (see [`CliError::for_key`]).
+    refusal: Option<Refusal>,
 }
+
+/// A refusal of the Main API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// 401: no key, or a key the server does not know.
+    Unauthorized,
+    /// 403: the key's user may not do this.
+    Forbidden,
+}
+
+/// How to give the CLI a key.
+const SET_KEY: &str = "set an API key (create one in your data.gouv.fr profile) with --api-key KEY, \
+     the DATAGOUV_API_KEY variable or `datagouv config init --api-key KEY`; `datagouv auth status` shows what is set";
+/// The server does not know the key that was sent.
+const KEY_REFUSED: &str = "the server refused the API key (mistyped, revoked, or of another data.gouv.fr): \
+     check it in your data.gouv.fr profile; `datagouv auth status` shows which key is used and where it comes from";
+/// The key was accepted, its user may not.
+const USER_MAY_NOT: &str = "the key was accepted but its user may not do this (only the owner, a member of the \
+     owning organization or an administrator may); `datagouv auth status` shows which key is used and where it comes from";
 
 impl CliError {
     /// Bad input: exit code 2.
@@ -31,6 +55,15 @@ impl CliError {
             code: EXIT_USAGE,
             message: message.to_string(),
             hint: None,
+            refusal: None,
+        }
+    }
+
+    /// Something named does not exist: exit code 3.
+    pub fn not_found(message: impl Display) -> CliError {
+        CliError {
+            code: EXIT_NOT_FOUND,
+            ..CliError::usage(message)
         }
     }
 
@@ -40,7 +73,25 @@ impl CliError {
             code: EXIT_FAILURE,
             message: message.to_string(),
             hint: None,
+            refusal: None,
         }
+    }
+
+    /// The hint of a Main API refusal, now that it is known whether a key
+    /// was sent: without one, how to set one; with one, that the server
+    /// refused the key (401) or its user (403).
+    pub fn for_key(mut self, key_set: bool) -> CliError {
+        let hint = match (self.refusal, key_set) {
+            (None, _) => return self,
+            (Some(Refusal::Unauthorized), false) => SET_KEY.to_owned(),
+            (Some(Refusal::Unauthorized), true) => KEY_REFUSED.to_owned(),
+            (Some(Refusal::Forbidden), false) => {
+                format!("this needs a key whose user may do it: {SET_KEY}")
+            }
+            (Some(Refusal::Forbidden), true) => USER_MAY_NOT.to_owned(),
+        };
+        self.hint = Some(hint);
+        self
     }
 
     /// Adds a hint line.
@@ -54,9 +105,10 @@ impl CliError {
         if self.code == 0 {
             std::process::exit(0);
         }
-        eprintln!("error: {}", self.message);
+        // Server messages may echo catalog text: no control characters.
+        eprintln!("error: {}", printable(&self.message, true));
         if let Some(hint) = &self.hint {
-            eprintln!("hint: {hint}");
+            eprintln!("hint: {}", printable(hint, true));
         }
         std::process::exit(self.code)
     }
@@ -71,24 +123,28 @@ impl From<Error> for CliError {
             // The server found the request itself wrong: bad input too.
             (_, Some(400)) => EXIT_USAGE,
             (Error::InvalidInput(_) | Error::Config(_), _) => EXIT_USAGE,
+            // A local file or folder: the message names it.
+            (Error::Io { .. }, _) => EXIT_FAILURE,
             _ => EXIT_FAILURE,
         };
+        let url = match &error {
+            Error::Api { url, .. } => url.as_str(),
+            _ => "",
+        };
+        let refusal = match status {
+            Some(401) => Some(Refusal::Unauthorized),
+            Some(403) if from_main_api(url) => Some(Refusal::Forbidden),
+            _ => None,
+        };
         let hint = match (&error, status) {
-            (_, Some(401)) => Some(
-                "set an API key with --api-key, the DATAGOUV_API_KEY variable or `datagouv config init`; \
-                 `datagouv auth status` shows what is set"
-                    .to_owned(),
-            ),
+            (_, Some(401)) => Some(SET_KEY.to_owned()),
             (_, Some(403)) => forbidden_hint(&error),
-            (_, Some(404)) => Some(
-                "check the id or slug (`datagouv datasets list -q WORDS` finds datasets, `datagouv resources list` \
-                 their resources)"
-                    .to_owned(),
-            ),
+            (_, Some(404)) => Some(not_found_hint(url)),
             (_, Some(410)) => Some("it was deleted".to_owned()),
             (_, Some(429)) => Some("wait a moment and try again".to_owned()),
             (Error::Transport(_), _) => Some(
-                "check the network and the base URLs (`datagouv auth status` shows them)".to_owned(),
+                "check the network and the base URLs (`datagouv auth status` shows them)"
+                    .to_owned(),
             ),
             (Error::Config(_), _) => {
                 Some("`datagouv auth status` shows each setting and where it comes from".to_owned())
@@ -96,6 +152,16 @@ impl From<Error> for CliError {
             _ => None,
         };
         // The facade's own hints name builder methods; the CLI gives its own.
+        if let Error::InvalidInput(text) = &error
+            && let Some(at) = text.find(" needs an API key")
+        {
+            return CliError {
+                code,
+                message: format!("{} needs an API key", &text[..at]),
+                hint: Some(SET_KEY.to_owned()),
+                refusal: None,
+            };
+        }
         let message = match &error {
             Error::Api {
                 status,
@@ -109,7 +175,47 @@ impl From<Error> for CliError {
             code,
             message,
             hint,
+            refusal,
         }
+    }
+}
+
+/// What to check after a 404, by the kind of object the URL names, with
+/// the command that finds one.
+fn not_found_hint(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let below = ["/api/1/", "/api/2/"]
+        .iter()
+        .find_map(|root| path.split_once(root).map(|(_, rest)| rest));
+    let Some(below) = below else {
+        if let Some((_, rest)) = path.split_once("/api/resources/") {
+            let rid = rest.split('/').next().unwrap_or_default();
+            return format!(
+                "check the resource id `{rid}` (`datagouv resources list DATASET` lists a dataset's resources \
+                 with their ids)"
+            );
+        }
+        return "check the id, slug or name".to_owned();
+    };
+    let mut parts = below.split('/').filter(|p| !p.is_empty());
+    let kind = parts.next().unwrap_or_default();
+    let has_resource = parts.any(|p| p == "resources");
+    let find = |noun: &str, command: &str| {
+        format!("check the {noun}'s id or slug (`datagouv {command}` finds them)")
+    };
+    match kind {
+        "datasets" if has_resource => "check the dataset and the resource id \
+             (`datagouv resources list DATASET` lists a dataset's resources)"
+            .to_owned(),
+        "datasets" => find("dataset", "datasets list -q WORDS"),
+        "organizations" => find("organization", "organizations list -q WORDS"),
+        "reuses" => find("reuse", "reuses list -q WORDS"),
+        "dataservices" => find("dataservice", "dataservices list -q WORDS"),
+        "users" => "check the user's id or slug (`datagouv organizations show ORG --fields members.user.slug` \
+             lists an organization's members, `datagouv me` shows yours)"
+            .to_owned(),
+        "discussions" => find("discussion", "discussions list --for ID"),
+        _ => "check the path and any id or slug in it".to_owned(),
     }
 }
 
@@ -186,6 +292,7 @@ impl From<std::io::Error> for CliError {
                 code: 0,
                 message: String::new(),
                 hint: None,
+                refusal: None,
             };
         }
         CliError::other(format!("cannot write the output: {error}"))
@@ -254,5 +361,43 @@ mod tests {
             "Output is too long",
         );
         assert_eq!((other.code, other.hint), (EXIT_AUTH, None));
+    }
+
+    #[test]
+    fn refusal_hints_depend_on_whether_a_key_was_sent() {
+        let refused = |status: u16, url: &str| {
+            CliError::from(Error::Api {
+                status: reqwest::StatusCode::from_u16(status).unwrap(),
+                url: url.into(),
+                message: String::new(),
+                field_errors: Default::default(),
+            })
+        };
+        let main = "http://m/api/1/me/";
+        let hint = |error: CliError| error.hint.unwrap();
+        assert!(hint(refused(401, main).for_key(false)).starts_with("set an API key"));
+        assert!(hint(refused(401, main).for_key(true)).contains("refused the API key"));
+        assert!(hint(refused(403, main).for_key(true)).contains("its user may not"));
+        assert!(hint(refused(403, main).for_key(false)).contains("set an API key"));
+        // Not the Main API: not about the key.
+        let tabular = "http://t/api/resources/x/data/csv/";
+        assert_eq!(refused(403, tabular).for_key(true).hint, None);
+    }
+
+    #[test]
+    fn not_found_hints_follow_the_kind_of_object() {
+        for (url, says) in [
+            ("http://m/api/1/datasets/x/", "datasets list"),
+            ("http://m/api/1/datasets/x/resources/y/", "resources list"),
+            ("http://m/api/2/datasets/x/", "datasets list"),
+            ("http://m/api/1/organizations/x/", "organizations list"),
+            ("http://m/api/1/users/x/", "datagouv me"),
+            ("http://m/api/1/discussions/x/", "discussions list"),
+            ("http://t/api/resources/r/profile/", "resource id `r`"),
+            ("", "check the id"),
+        ] {
+            let hint = not_found_hint(url);
+            assert!(hint.contains(says), "{url}: {hint}");
+        }
     }
 }

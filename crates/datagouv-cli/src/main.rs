@@ -51,7 +51,9 @@ fn main() {
 
 /// Runs one command: settings, client, command, output.
 async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
-    let settings = settings::Settings::resolve(&cli.global, matches)?;
+    // `config init` writes the file that --config names.
+    let creating = matches!(cli.command, Command::Config(_));
+    let settings = settings::Settings::resolve(&cli.global, matches, creating)?;
     let output = Output::new(&cli.global.output, &cli.global.fields)?;
     match cli.command {
         Command::Auth(cli::AuthCommand::Status) => output.print(settings.status(), None).await,
@@ -65,14 +67,15 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
         }
         command => {
             let client = settings.client()?;
-            match command {
+            let result = match command {
                 Command::Api(api) => raw::run(&client, api, &output).await,
                 Command::Tabular(tabular) => query::tabular(&client, tabular, &output).await,
                 Command::Metrics(metrics) => query::metrics(&client, metrics, &output).await,
                 Command::Mcp(args) => mcp::run(client, args).await,
                 Command::Sync(args) => sync::run(&client, args).await,
                 other => catalog::run(&client, other, &output).await,
-            }
+            };
+            result.map_err(|error| error.for_key(settings.has_api_key()))
         }
     }
 }

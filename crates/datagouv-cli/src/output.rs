@@ -213,6 +213,32 @@ impl Output {
         &self.fields
     }
 
+    /// Refuses a `--fields` name whose first part is none of `valid` (the
+    /// fields of the model printed), so that a typo is an error rather
+    /// than an empty column. An empty `valid` (a model of unknown shape)
+    /// checks nothing.
+    pub fn check_fields(&self, valid: &[&str]) -> Result<(), CliError> {
+        if valid.is_empty() {
+            return Ok(());
+        }
+        let known = |path: &str| {
+            valid.contains(&path)
+                || path
+                    .split_once('.')
+                    .is_some_and(|(head, _)| valid.contains(&head))
+        };
+        match self.fields.iter().find(|path| !known(path)) {
+            None => Ok(()),
+            Some(unknown) => Err(CliError::usage(format!(
+                "--fields names `{unknown}`, which is not a field of these objects"
+            ))
+            .with_hint(format!(
+                "the fields are: {} (dotted paths reach inside them, e.g. organization.name)",
+                valid.join(", ")
+            ))),
+        }
+    }
+
     /// The same output, with `format` when none was asked for.
     pub fn defaulting_to(&self, format: Format) -> Output {
         Output {
@@ -287,8 +313,7 @@ impl Output {
                 let mut count = 0usize;
                 while let Some(row) = rows.next().await {
                     let record = self.json_record(row?);
-                    let text =
-                        serde_json::to_string_pretty(&record).expect("JSON values serialise");
+                    let text = json_text(&record, true);
                     out.write_all(if count == 0 { b"[\n  " } else { b",\n  " })?;
                     out.write_all(text.replace('\n', "\n  ").as_bytes())?;
                     count += 1;
@@ -298,17 +323,30 @@ impl Output {
             Format::Jsonl => {
                 while let Some(row) = rows.next().await {
                     let record = self.json_record(row?);
-                    serde_json::to_writer(&mut out, &record).expect("JSON values serialise");
+                    out.write_all(json_text(&record, false).as_bytes())?;
                     out.write_all(b"\n")?;
                     out.flush()?;
                 }
             }
             Format::Csv => {
+                let on_terminal = std::io::stdout().is_terminal();
                 let mut writer = csv::Writer::from_writer(&mut out);
                 let mut columns: Option<Vec<String>> = None;
+                let shown = |header: &[String]| -> Vec<String> {
+                    header
+                        .iter()
+                        .map(|h| {
+                            if on_terminal {
+                                printable(h, false).into_owned()
+                            } else {
+                                h.clone()
+                            }
+                        })
+                        .collect()
+                };
                 if defaults.is_some() || !self.fields.is_empty() {
                     let header = self.columns(defaults, None);
-                    writer.write_record(&header).map_err(csv_error)?;
+                    writer.write_record(shown(&header)).map_err(csv_error)?;
                     columns = Some(header);
                 }
                 while let Some(row) = rows.next().await {
@@ -316,12 +354,19 @@ impl Output {
                     let columns = columns.get_or_insert_with(|| {
                         let header = self.columns(None, Some(&record));
                         // A header the writer refuses shows up on the next write.
-                        let _ = writer.write_record(&header);
+                        let _ = writer.write_record(shown(&header));
                         header
                     });
-                    writer
-                        .write_record(columns.iter().map(|c| cell_text(&record.get(c), false)))
-                        .map_err(csv_error)?;
+                    // Exact values, but not control characters on a terminal.
+                    let cells = columns.iter().map(|c| {
+                        let text = cell_text(&record.get(c), false);
+                        if on_terminal {
+                            printable(&text, true).into_owned()
+                        } else {
+                            text
+                        }
+                    });
+                    writer.write_record(cells).map_err(csv_error)?;
                 }
                 writer.flush()?;
             }
@@ -353,13 +398,39 @@ impl Output {
             Format::Json => {
                 let record = self.json_record(record);
                 let mut out = std::io::stdout().lock();
-                let text = serde_json::to_string_pretty(&record).expect("JSON values serialise");
-                writeln!(out, "{text}")?;
+                writeln!(out, "{}", json_text(&record, true))?;
                 Ok(())
             }
             Format::Jsonl | Format::Csv => self.print(vec![record], defaults).await,
         }
     }
+}
+
+/// A record as JSON text, pretty or compact, with the control characters
+/// serde_json leaves as they are (DEL, C1, bidirectional controls; see
+/// [`is_terminal_control`]) written as `\uXXXX` escapes: the same value
+/// for any JSON reader, harmless on a terminal. Outside strings JSON text
+/// is ASCII, so every such character is inside a string.
+fn json_text(record: &Record, pretty: bool) -> String {
+    let text = if pretty {
+        serde_json::to_string_pretty(record)
+    } else {
+        serde_json::to_string(record)
+    }
+    .expect("JSON values serialise");
+    if !text.chars().any(is_terminal_control) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_terminal_control(c) && !matches!(c, '\n' | ' ') {
+            // All of them are in the Basic Multilingual Plane.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn csv_error(error: csv::Error) -> CliError {
@@ -379,6 +450,20 @@ const WRAPPED_MIN: usize = 10;
 /// text wraps, while columns of single words (ids, dates, numbers) stay on
 /// one line as far as the width allows. Elsewhere nothing wraps.
 fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> Table {
+    // Keys come from the server too (`api get`, record fields): every
+    // text of the table is shown, not obeyed (cells already are).
+    let header: Vec<String> = header
+        .iter()
+        .map(|h| printable(h, false).into_owned())
+        .collect();
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|cell| printable(&cell, true).into_owned())
+                .collect()
+        })
+        .collect();
     let mut table = Table::new();
     table.load_preset(presets::UTF8_FULL_CONDENSED);
     let terminal = console::Term::stdout();
@@ -457,8 +542,39 @@ fn unwrapped_columns(header: &[String], rows: &[Vec<String>], width: usize) -> V
     kept
 }
 
+/// Whether a character would steer the terminal rather than show: C0
+/// controls (ESC starts the sequences that clear the screen or retitle the
+/// window, BEL rings), DEL, C1 controls, and the bidirectional overrides
+/// and isolates that reorder what follows (U+202A–U+202E, U+2066–U+2069,
+/// with the marks U+200E, U+200F and U+061C).
+pub fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
+}
+
+/// Text made safe to print on a terminal: each control character shown
+/// as its escape (`\u{1b}`), so that catalog text (titles, descriptions,
+/// server messages) cannot clear the screen, ring, or reverse what follows.
+/// Newlines are kept when `multiline`, tabs become a space.
+pub fn printable(text: &str, multiline: bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_terminal_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' if multiline => out.push('\n'),
+            '\t' => out.push(' '),
+            c if is_terminal_control(c) => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
 /// A value as one cell: text as is, lists of plain values joined with
-/// `, `, other lists and objects as compact JSON; shortened in tables.
+/// `, `, other lists and objects as compact JSON; shortened in tables, and
+/// there shown with its control characters escaped ([`printable`]).
 pub fn cell_text(value: &Value, short: bool) -> String {
     let text = match value {
         Value::Null => String::new(),
@@ -476,6 +592,11 @@ pub fn cell_text(value: &Value, short: bool) -> String {
                 .join(", ")
         }
         other => other.to_string(),
+    };
+    let text = if short {
+        printable(&text, true).into_owned()
+    } else {
+        text
     };
     if short && text.chars().count() > CELL_MAX {
         let mut cut: String = text.chars().take(CELL_MAX - 1).collect();
@@ -548,5 +669,22 @@ mod tests {
         let long = "x".repeat(200);
         assert_eq!(cell_text(&json!(long), true).chars().count(), CELL_MAX);
         assert_eq!(cell_text(&json!(long), false).len(), 200);
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        let text = "a\u{1b}[2J b\u{7} c\u{202e} d\u{9b}\te\nf\u{2069}";
+        assert_eq!(
+            printable(text, true),
+            "a\\u{1b}[2J b\\u{7} c\\u{202e} d\\u{9b} e\nf\\u{2069}"
+        );
+        assert_eq!(printable("a\nb", false), "a\\u{a}b");
+        assert_eq!(printable("Données", true), "Données");
+        let record = Record::from_pairs([("t", json!(text))]);
+        let compact = json_text(&record, false);
+        assert!(!compact.chars().any(is_terminal_control), "{compact}");
+        let back: Value = serde_json::from_str(&compact).unwrap();
+        assert_eq!(back["t"], text);
+        assert!(json_text(&record, true).contains('\n'));
     }
 }

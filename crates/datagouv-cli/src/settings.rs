@@ -82,7 +82,15 @@ pub struct Settings {
 impl Settings {
     /// Resolves every setting: flag, then variable (clap reads both and
     /// says which), then the config file, then the default.
-    pub fn resolve(options: &GlobalOptions, matches: &ArgMatches) -> Result<Settings, CliError> {
+    ///
+    /// A config file named by `--config` or `DATAGOUV_CONFIG` must exist
+    /// unless `creating` (`config init` writes it); the default one may be
+    /// absent.
+    pub fn resolve(
+        options: &GlobalOptions,
+        matches: &ArgMatches,
+        creating: bool,
+    ) -> Result<Settings, CliError> {
         let source_of =
             |id: &str, flag: &'static str, variable: &'static str| match matches.value_source(id) {
                 Some(ValueSource::EnvVariable) => Source::Variable(variable),
@@ -95,7 +103,7 @@ impl Settings {
                 .as_ref()
                 .map(|_| source_of("config", "config", "DATAGOUV_CONFIG")),
         );
-        let (file, found) = config.read()?;
+        let (file, found) = config.read(creating)?;
         let config = ConfigLocation { found, ..config };
         let pick = |flag_value: &Option<String>,
                     id: &str,
@@ -158,6 +166,11 @@ impl Settings {
             ),
             config,
         })
+    }
+
+    /// Whether an API key is set (by a flag, a variable or the config file).
+    pub fn has_api_key(&self) -> bool {
+        self.api_key.value.is_some()
     }
 
     /// The client these settings describe.
@@ -287,16 +300,28 @@ impl ConfigLocation {
         }
     }
 
-    /// Reads the file; an absent file is an empty config. A file others
-    /// can read that holds a key gets a warning.
-    fn read(&self) -> Result<(ConfigFile, bool), CliError> {
+    /// Reads the file. An absent file is an empty config when it is the
+    /// default one or `creating`; a file named by a flag or variable must
+    /// exist. A file others can read that holds a key gets a warning.
+    fn read(&self, creating: bool) -> Result<(ConfigFile, bool), CliError> {
         let Some(path) = &self.path else {
             return Ok((ConfigFile::default(), false));
         };
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((ConfigFile::default(), false));
+                if self.source == Source::Default || creating {
+                    return Ok((ConfigFile::default(), false));
+                }
+                return Err(CliError::usage(format!(
+                    "the config file {} (named by the {}) does not exist",
+                    path.display(),
+                    self.source
+                ))
+                .with_hint(
+                    "check the path, or write it with `datagouv config init --config FILE`; \
+                     without --config the default file is used when present",
+                ));
             }
             Err(error) => {
                 return Err(CliError::other(format!(

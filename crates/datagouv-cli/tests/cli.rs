@@ -1210,3 +1210,475 @@ fn sync_reports_a_missing_file_with_a_failing_exit_code_and_completes_the_others
 
     Run::of(stack.user_cli(), &["datasets", "delete", &id]).ok();
 }
+
+impl Stack {
+    /// The binary as the sysadmin user (its key in `DATAGOUV_API_KEY`).
+    fn admin_cli(&self) -> Command {
+        let mut command = self.cli();
+        command.env("DATAGOUV_API_KEY", self.get("ADMIN_KEY"));
+        command
+    }
+
+    /// A new private dataset of the non-admin user, created through the
+    /// CLI; its id.
+    fn user_dataset(&self, title: &str, description: &str) -> String {
+        let created = self.user_json(&[
+            "datasets",
+            "create",
+            title,
+            "--description",
+            description,
+            "--json",
+        ]);
+        created["id"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn datasets_update_takes_only_the_fields_of_a_dataset_each_by_its_type() {
+    let stack = stack!();
+    let id = stack.user_dataset("Mises à jour de la CLI", "Pour --set.");
+    let update = |sets: &[&str]| {
+        let mut args = vec!["datasets", "update", id.as_str(), "--json"];
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        Run::of(stack.user_cli(), &args)
+    };
+    let shown = || stack.user_json(&["datasets", "show", &id, "--json"]);
+
+    // Names the server would ignore are refused, naming the valid fields.
+    for (set, says) in [
+        ("nonexistent=1", "not a field of a dataset"),
+        ("id=x", "set by the server"),
+        ("slug=autre", "set by the server"),
+    ] {
+        let run = update(&[set, "description=Jamais."]);
+        assert_eq!(run.code, 2, "{}", run.render());
+        assert!(run.stderr.contains(says), "{}", run.render());
+        assert!(
+            run.stderr.contains("title") && run.stderr.contains("acronym"),
+            "{}",
+            run.render()
+        );
+    }
+    // A value that fits neither as JSON nor as text: refused before sending.
+    let run = update(&["private=yes", "description=Jamais."]);
+    assert_eq!(run.code, 2, "{}", run.render());
+    assert!(run.stderr.contains("private"), "{}", run.render());
+    assert_eq!(shown()["description"], "Pour --set.", "nothing was changed");
+
+    // Text fields take digits as text; JSON values keep their type.
+    let updated = serde_json::from_str::<serde_json::Value>(
+        update(&["title=2024", "acronym=ACR", "private=true"]).ok(),
+    )
+    .unwrap();
+    assert_eq!(
+        (&updated["title"], &updated["acronym"], &updated["private"]),
+        (&"2024".into(), &"ACR".into(), &true.into())
+    );
+    // `null` clears a field…
+    let cleared =
+        serde_json::from_str::<serde_json::Value>(update(&["acronym=null"]).ok()).unwrap();
+    assert_eq!(cleared["acronym"], serde_json::Value::Null, "{cleared}");
+    assert_eq!(shown()["acronym"], serde_json::Value::Null);
+    // …and the server refuses it, saying why, for a required one.
+    let run = update(&["title=null"]);
+    assert_eq!(run.code, 2, "{}", run.render());
+    assert!(run.stderr.contains("title"), "{}", run.render());
+    assert_eq!(shown()["title"], "2024");
+
+    Run::of(stack.user_cli(), &["datasets", "delete", &id]).ok();
+}
+
+#[test]
+fn unknown_fields_are_refused_before_any_request() {
+    let stack = stack!();
+    let dataset = stack.get("SPATIAL_DATASET_ID");
+    for args in [
+        &["datasets", "list", "--fields", "id,nope"][..],
+        &[
+            "datasets",
+            "show",
+            dataset,
+            "--fields",
+            "title,tilte",
+            "--json",
+        ],
+        &["organizations", "list", "--fields", "slug,title"],
+        &["resources", "list", dataset, "--fields", "id,size"],
+        &["me", "--fields", "mail"],
+    ] {
+        let mut cli = stack.user_cli();
+        // Nothing listens there: only a check before any request answers 2.
+        cli.env("DATAGOUV_MAIN_URL", "http://127.0.0.1:9");
+        let run = Run::of(cli, args);
+        assert_eq!(run.code, 2, "{}", run.render());
+        assert!(
+            run.stderr.contains("--fields names") && run.stderr.contains("the fields are: "),
+            "{}",
+            run.render()
+        );
+    }
+    // Known fields and dotted paths below them still work.
+    let run = stack.run(&[
+        "datasets",
+        "show",
+        dataset,
+        "--fields",
+        "id,owner.slug,spatial.zones",
+        "--csv",
+    ]);
+    assert!(
+        run.ok().starts_with("id,owner.slug,spatial.zones\n"),
+        "{}",
+        run.render()
+    );
+}
+
+#[test]
+fn an_explicit_config_file_must_exist_and_parse() {
+    let stack = stack!();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.toml");
+    let missing_text = missing.display().to_string();
+    let by_flag = Run::of(stack.cli(), &["--config", &missing_text, "auth", "status"]);
+    let mut cli = stack.cli();
+    cli.env("DATAGOUV_CONFIG", &missing);
+    let by_variable = Run::of(cli, &["datasets", "list", "--limit", "1"]);
+    for (run, named_by) in [
+        (by_flag, "flag --config"),
+        (by_variable, "variable DATAGOUV_CONFIG"),
+    ] {
+        assert_eq!(run.code, 2, "{}", run.render());
+        assert!(
+            run.stderr.contains(&missing_text) && run.stderr.contains(named_by),
+            "{}",
+            run.render()
+        );
+        assert!(run.stdout.is_empty(), "{}", run.render());
+    }
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "api_key = \n").unwrap();
+    let run = Run::of(
+        stack.cli(),
+        &["--config", broken.to_str().unwrap(), "auth", "status"],
+    );
+    assert_eq!(run.code, 2, "{}", run.render());
+    assert!(
+        run.stderr.contains(broken.to_str().unwrap()),
+        "{}",
+        run.render()
+    );
+
+    // `config init` writes the file it names; the default file may be absent.
+    let run = Run::of(
+        stack.cli(),
+        &["--config", &missing_text, "config", "init", "--env", "demo"],
+    );
+    run.ok();
+    assert!(missing.exists());
+    stack.run(&["auth", "status"]).ok();
+}
+
+#[test]
+fn refusals_say_whether_the_key_is_missing_refused_or_not_enough() {
+    let stack = stack!();
+    let id = stack.user_dataset("Refus de la CLI", "Pour les refus.");
+    let says_how_to_set_a_key = |run: &Run| {
+        let text = run.render();
+        assert!(!text.contains("ClientBuilder"), "{text}");
+        for needed in ["--api-key", "DATAGOUV_API_KEY", "datagouv config init"] {
+            assert!(text.contains(needed), "{text}");
+        }
+    };
+    // No key: a write is refused before sending, in the CLI's words.
+    let run = stack.run(&["datasets", "update", &id, "--set", "acronym=X"]);
+    assert_eq!(run.code, 2, "{}", run.render());
+    says_how_to_set_a_key(&run);
+    let run = stack.run(&["me"]);
+    assert_eq!(run.code, 4, "{}", run.render());
+    says_how_to_set_a_key(&run);
+
+    // A key the server does not know: said so, not "set a key".
+    let run = stack.run(&["me", "--api-key", "not-a-real-key"]);
+    assert_eq!(run.code, 4, "{}", run.render());
+    assert!(
+        run.stderr.contains("refused the API key"),
+        "{}",
+        run.render()
+    );
+    assert!(!run.stderr.contains("set an API key"), "{}", run.render());
+
+    // A known key whose user may not: said so.
+    let run = Run::of(
+        stack.admin_cli(),
+        &[
+            "datasets",
+            "create",
+            "De l'admin",
+            "--description",
+            "x",
+            "--json",
+        ],
+    );
+    let admins: serde_json::Value = serde_json::from_str(run.ok()).unwrap();
+    let admins = admins["id"].as_str().unwrap();
+    // Public: the user may read it, not change it.
+    Run::of(
+        stack.admin_cli(),
+        &["datasets", "update", admins, "--set", "private=false"],
+    )
+    .ok();
+    let run = Run::of(
+        stack.user_cli(),
+        &["datasets", "update", admins, "--set", "acronym=X"],
+    );
+    assert_eq!(run.code, 4, "{}", run.render());
+    assert!(
+        run.stderr.contains("its user may not do this"),
+        "{}",
+        run.render()
+    );
+    assert!(!run.stderr.contains("set an API key"), "{}", run.render());
+
+    Run::of(stack.admin_cli(), &["datasets", "delete", admins]).ok();
+    Run::of(stack.user_cli(), &["datasets", "delete", &id]).ok();
+}
+
+#[test]
+fn not_found_hints_name_the_command_that_finds_that_kind_of_object() {
+    let stack = stack!();
+    for (args, finds) in [
+        (
+            &["datasets", "show", "no-such-dataset"][..],
+            "datagouv datasets list -q",
+        ),
+        (
+            &["organizations", "show", "no-such-org"],
+            "datagouv organizations list -q",
+        ),
+        (
+            &["reuses", "show", "no-such-reuse"],
+            "datagouv reuses list -q",
+        ),
+        (
+            &["dataservices", "show", "no-such-api"],
+            "datagouv dataservices list -q",
+        ),
+        (&["users", "show", "no-such-user"], "datagouv me"),
+        (
+            &[
+                "resources",
+                "show",
+                stack.get("SPATIAL_DATASET_ID"),
+                "no-such-rid",
+            ],
+            "datagouv resources list",
+        ),
+    ] {
+        let run = stack.run(args);
+        assert_eq!(run.code, 3, "{}", run.render());
+        let hint = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("hint: "))
+            .unwrap_or_default();
+        assert!(hint.contains(finds), "{}", run.render());
+        if !finds.contains("datasets") {
+            assert!(!hint.contains("datasets list"), "{}", run.render());
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the SDK to keep a plain-text error body whole (error.rs `excerpt`, the lead's)"]
+fn a_gone_resource_says_where_to_look_whole() {
+    let stack = stack!();
+    let run = stack.run(&["tabular", "profile", stack.get("RID_DELETED")]);
+    assert_eq!(run.code, 3, "{}", run.render());
+    assert!(
+        run.stderr
+            .contains("https://www.data.gouv.fr/datasets/d00000000000000000000003"),
+        "{}",
+        run.render()
+    );
+}
+
+#[test]
+fn datasets_list_takes_an_organization_slug() {
+    let stack = stack!();
+    let org = stack.get("USER_ORG_ID");
+    let slug = stack.user_json(&["organizations", "show", org, "--json"])["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = stack.run(&[
+        "datasets",
+        "list",
+        "--organization",
+        &slug,
+        "--fields",
+        "organization.id",
+        "--jsonl",
+    ]);
+    let lines: Vec<&str> = run.ok().lines().collect();
+    assert!(!lines.is_empty(), "{}", run.render());
+    for line in lines {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(row["organization.id"], org, "{}", run.render());
+    }
+    // `datasets create` takes the slug too.
+    let created = stack.user_json(&[
+        "datasets",
+        "create",
+        "Jeu d'une organisation nommée",
+        "--description",
+        "x",
+        "--organization",
+        &slug,
+        "--json",
+    ]);
+    assert_eq!(created["organization"]["id"], org, "{created}");
+    let id = created["id"].as_str().unwrap();
+    Run::of(stack.user_cli(), &["datasets", "delete", id]).ok();
+
+    let run = stack.run(&["datasets", "list", "--organization", "no-such-organization"]);
+    assert_eq!(run.code, 3, "{}", run.render());
+    assert!(
+        run.stderr
+            .contains("no organization `no-such-organization`")
+            && run.stderr.contains("organizations list"),
+        "{}",
+        run.render()
+    );
+}
+
+#[test]
+fn local_file_failures_exit_1_naming_the_path() {
+    let stack = stack!();
+    let dataset = stack.get("SPATIAL_DATASET_ID");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-folder").join("file.csv");
+    let folder = dir.path().to_path_buf();
+    for path in [missing, folder] {
+        let path = path.display().to_string();
+        let run = Run::of(stack.user_cli(), &["resources", "upload", dataset, &path]);
+        assert_eq!(run.code, 1, "{}", run.render());
+        assert!(run.stderr.contains(&path), "{}", run.render());
+    }
+}
+
+#[test]
+fn catalog_text_reaches_the_terminal_without_control_characters() {
+    let stack = stack!();
+    let title = "Titre \u{1b}[2J effacé \u{7} sonné \u{202e} inversé \u{9b}31m";
+    let description = "Ligne 1\nLigne 2 \u{1b}]0;titre de fenêtre\u{7} \u{2066}fin";
+    let id = stack.user_dataset(title, description);
+    let controls = ['\u{1b}', '\u{7}', '\u{202e}', '\u{2066}', '\u{9b}'];
+    for format in ["--table", "--csv"] {
+        let mut cli = stack.user_cli();
+        // A terminal's width: the table is laid out as on one.
+        cli.env("COLUMNS", "200");
+        let run = Run::of(
+            cli,
+            &[
+                "datasets",
+                "show",
+                &id,
+                "--fields",
+                "title,description",
+                format,
+            ],
+        );
+        let out = run.ok();
+        if format == "--table" {
+            assert!(!out.contains(controls), "{}", out.escape_debug());
+            assert!(out.contains("\\u{1b}[2J effacé"), "{out}");
+            assert!(out.contains("Ligne 1") && out.contains("Ligne 2"), "{out}");
+        } else {
+            // Piped CSV is data: the exact text.
+            assert!(out.contains(title), "{}", out.escape_debug());
+        }
+    }
+    let run = Run::of(
+        stack.user_cli(),
+        &[
+            "datasets", "list", "--fields", "id,title", "--table", "--limit", "100",
+        ],
+    );
+    assert!(
+        !run.ok().contains(controls),
+        "{}",
+        run.stdout.escape_debug()
+    );
+    // JSON keeps the exact values, with every control character escaped.
+    for format in ["--json", "--jsonl"] {
+        let run = Run::of(
+            stack.user_cli(),
+            &[
+                "datasets",
+                "show",
+                &id,
+                "--fields",
+                "title,description",
+                format,
+            ],
+        );
+        let out = run.ok();
+        assert!(!out.contains(controls), "{}", out.escape_debug());
+        let value: serde_json::Value = serde_json::from_str(out).unwrap();
+        assert_eq!(
+            (value["title"].as_str(), value["description"].as_str()),
+            (Some(title), Some(description))
+        );
+    }
+    Run::of(stack.user_cli(), &["datasets", "delete", &id]).ok();
+}
+
+#[test]
+fn datasets_update_keeps_the_fields_it_does_not_name() {
+    let stack = stack!();
+    let created = stack.user_json(&[
+        "datasets",
+        "create",
+        "Champs gardés",
+        "--description",
+        "Avant.",
+        "--tag",
+        "garde-un",
+        "--tag",
+        "garde-deux",
+        "--license",
+        "lov2",
+        "--json",
+    ]);
+    let id = created["id"].as_str().unwrap();
+    let coverage = r#"temporal_coverage={"start":"2020-01-01","end":"2021-12-31"}"#;
+    stack.user_json(&["datasets", "update", id, "--set", coverage, "--json"]);
+    let before = stack.user_json(&["datasets", "show", id, "--json"]);
+    assert_eq!(
+        before["temporal_coverage"]["start"], "2020-01-01",
+        "{before}"
+    );
+    assert_eq!(before["tags"].as_array().map(Vec::len), Some(2), "{before}");
+
+    // udata empties the tags and the coverage of an update that omits them.
+    let after = stack.user_json(&[
+        "datasets",
+        "update",
+        id,
+        "--set",
+        "description=Après.",
+        "--json",
+    ]);
+    assert_eq!(after["description"], "Après.");
+    let shown = stack.user_json(&["datasets", "show", id, "--json"]);
+    for field in ["tags", "temporal_coverage", "license", "title", "private"] {
+        assert_eq!(shown[field], before[field], "{field} changed: {shown}");
+    }
+    // Naming them still changes them.
+    let emptied = stack.user_json(&["datasets", "update", id, "--set", "tags=[]", "--json"]);
+    assert_eq!(emptied["tags"], serde_json::json!([]));
+    Run::of(stack.user_cli(), &["datasets", "delete", id]).ok();
+}

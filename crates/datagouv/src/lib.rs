@@ -13,6 +13,7 @@ mod error;
 mod export;
 mod field_mask;
 pub mod metrics;
+mod model_fields;
 mod pagination;
 mod publish;
 mod query;
@@ -36,8 +37,9 @@ pub use export::{
     EXPORT_CAP, ExportFormat, ExportOptions, ExportPlan, ExportSummary, MAX_PARALLEL_WINDOWS,
     Progress, WindowMethod, interrupted_export,
 };
+pub use model_fields::model_fields;
 pub use pagination::{Items, ListExt, ListOperation, Page, Pages, Paginator};
-pub use publish::{Dataset, DatasetDraft, Resource};
+pub use publish::{Dataset, DatasetDraft, Resource, dataset_writable_fields};
 pub use query::{
     Aggregate, Column, Condition, Filter, MAX_PAGE_SIZE, Op, Order, Profile, Query, RowsPage,
 };

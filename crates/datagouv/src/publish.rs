@@ -36,6 +36,39 @@ pub struct DatasetDraft {
     pub frequency: Option<String>,
 }
 
+/// The fields of [`DatasetWrite`] the server sets itself (`readOnly` in the
+/// spec): it ignores them in an update, so naming one is refused.
+const DATASET_READ_ONLY: &[&str] = &[
+    "badges",
+    "created_at",
+    "deleted",
+    "doi",
+    "geopf",
+    "harvest",
+    "id",
+    "internal",
+    "last_modified",
+    "page",
+    "quality",
+    "slug",
+    "uri",
+];
+
+/// The fields udata's dataset update empties when the body leaves them out
+/// (its form reads an absent list or date range as empty; every other field
+/// keeps its value), checked against the real server by the CLI's tests.
+const EMPTIED_WHEN_ABSENT: &[&str] = &["tags", "temporal_coverage"];
+
+/// The fields a dataset update may name: those of [`DatasetWrite`] but the
+/// read-only ones.
+pub fn dataset_writable_fields() -> Vec<&'static str> {
+    crate::model_fields::<DatasetWrite>()
+        .iter()
+        .copied()
+        .filter(|name| !DATASET_READ_ONLY.contains(name))
+        .collect()
+}
+
 fn body<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, Error> {
     serde_json::from_value(value)
         .map_err(|e| Error::InvalidInput(format!("{what} does not fit the API's model: {e}")))
@@ -78,20 +111,86 @@ impl Client {
     }
 
     /// Changes some fields of a dataset (`changes` is a JSON object of the
-    /// fields to set, e.g. `{"description": "…", "tags": ["a", "b"]}`).
+    /// fields to set, e.g. `{"description": "…", "tags": ["a", "b"]}`; a
+    /// `null` clears a field, and the server refuses it for a required one).
+    ///
+    /// Refused before any request: a name that is not a writable field of
+    /// [`DatasetWrite`] (the server would ignore it), and a value of the
+    /// wrong type for its field. The object is sent as given, so a `null`
+    /// reaches the server (the generated model would drop it).
+    ///
+    /// Every field not named is kept: udata empties the tags and the
+    /// temporal coverage when an update leaves them out, so those are read
+    /// first and sent back unchanged (another writer changing them between
+    /// the read and the write loses that change).
     pub async fn update_dataset(&self, dataset: &str, changes: Value) -> Result<Dataset, Error> {
-        if !changes.is_object() {
+        let Value::Object(fields) = &changes else {
             return Err(Error::InvalidInput(
                 "dataset changes are a JSON object of fields".into(),
             ));
+        };
+        let writable = dataset_writable_fields();
+        if let Some(name) = fields
+            .keys()
+            .find(|name| !writable.contains(&name.as_str()))
+        {
+            let why = if DATASET_READ_ONLY.contains(&name.as_str()) {
+                "is set by the server"
+            } else {
+                "is not a field of a dataset"
+            };
+            return Err(Error::InvalidInput(format!(
+                "`{name}` {why}; the fields a dataset update takes are: {}",
+                writable.join(", ")
+            )));
         }
-        self.main()
-            .update_dataset()
-            .dataset(dataset)
-            .body(body::<DatasetWrite>(changes, "the changes")?)
-            .send()
-            .value()
-            .await
+        for (name, value) in fields {
+            let one = Value::Object([(name.clone(), value.clone())].into_iter().collect());
+            serde_json::from_value::<DatasetWrite>(one)
+                .map_err(|e| Error::InvalidInput(format!("`{name}` cannot be {value}: {e}")))?;
+        }
+        let path = format!("/datasets/{}/", crate::path_segment(dataset)?);
+        // A write without a key is refused before the read below.
+        let url = format!("{}{path}", self.main_v1_root());
+        let mut write = reqwest::Request::new(
+            reqwest::Method::PUT,
+            reqwest::Url::parse(&url)
+                .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?,
+        );
+        datagouv_runtime::Transport::prepare(self.transport(), &mut write, "update_dataset")
+            .map_err(Error::InvalidInput)?;
+        let mut body = fields.clone();
+        let emptied: Vec<&str> = EMPTIED_WHEN_ABSENT
+            .iter()
+            .copied()
+            .filter(|name| !fields.contains_key(*name))
+            .collect();
+        if !emptied.is_empty() {
+            let current = self
+                .main()
+                .get_dataset()
+                .dataset(dataset)
+                .send()
+                .value()
+                .await?;
+            let current = serde_json::to_value(current).expect("a dataset serialises");
+            for name in emptied {
+                match current.get(name) {
+                    Some(value) if !value.is_null() => {
+                        body.insert(name.to_owned(), value.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let response = self
+            .raw(reqwest::Method::PUT, &path, Some(Value::Object(body)))
+            .await?;
+        let body = response.bytes().await.map_err(Error::Transport)?;
+        serde_json::from_slice(&body).map_err(|source| Error::Decode {
+            excerpt: crate::error::excerpt(&body),
+            source,
+        })
     }
 
     /// Makes a dataset public.
@@ -165,5 +264,29 @@ impl Client {
             .send()
             .value()
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The read-only list follows the spec the model is generated from.
+    #[test]
+    fn read_only_dataset_fields_are_those_of_the_spec() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../datagouv-main/spec/v1.json");
+        let spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let properties = spec["components"]["schemas"]["DatasetWrite"]["properties"]
+            .as_object()
+            .unwrap();
+        let read_only: Vec<&str> = properties
+            .iter()
+            .filter(|(_, p)| p["readOnly"] == true)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert_eq!(read_only, DATASET_READ_ONLY);
+        let writable = dataset_writable_fields();
+        assert!(writable.contains(&"title") && !writable.contains(&"id"));
+        assert_eq!(writable.len() + read_only.len(), properties.len());
     }
 }

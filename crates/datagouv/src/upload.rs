@@ -284,12 +284,16 @@ impl UploadSource {
         let path: PathBuf = path.as_ref().to_path_buf();
         let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))?;
-        let size = file
+            .map_err(|e| Error::io("read", &path, e))?;
+        let metadata = file
             .metadata()
             .await
-            .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))?
-            .len();
+            .map_err(|e| Error::io("read", &path, e))?;
+        if metadata.is_dir() {
+            let error = std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a folder");
+            return Err(Error::io("upload", &path, error));
+        }
+        let size = metadata.len();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
