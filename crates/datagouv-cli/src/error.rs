@@ -122,7 +122,9 @@ impl From<Error> for CliError {
             (_, Some(401 | 403)) => EXIT_AUTH,
             // The server found the request itself wrong: bad input too.
             (_, Some(400)) => EXIT_USAGE,
-            (Error::InvalidInput(_) | Error::Config(_), _) => EXIT_USAGE,
+            (Error::InvalidInput(_) | Error::MissingApiKey { .. } | Error::Config(_), _) => {
+                EXIT_USAGE
+            }
             // A local file or folder: the message names it.
             (Error::Io { .. }, _) => EXIT_FAILURE,
             _ => EXIT_FAILURE,
@@ -152,12 +154,10 @@ impl From<Error> for CliError {
             _ => None,
         };
         // The facade's own hints name builder methods; the CLI gives its own.
-        if let Error::InvalidInput(text) = &error
-            && let Some(at) = text.find(" needs an API key")
-        {
+        if let Error::MissingApiKey { operation, request } = &error {
             return CliError {
                 code,
-                message: format!("{} needs an API key", &text[..at]),
+                message: format!("`{operation}` ({request}) changes data and needs an API key"),
                 hint: Some(SET_KEY.to_owned()),
                 refusal: None,
             };

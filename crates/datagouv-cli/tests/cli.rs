@@ -1492,7 +1492,6 @@ fn not_found_hints_name_the_command_that_finds_that_kind_of_object() {
 }
 
 #[test]
-#[ignore = "needs the SDK to keep a plain-text error body whole (error.rs `excerpt`, the lead's)"]
 fn a_gone_resource_says_where_to_look_whole() {
     let stack = stack!();
     let run = stack.run(&["tabular", "profile", stack.get("RID_DELETED")]);

@@ -485,7 +485,7 @@ impl Client {
             );
         }
         datagouv_runtime::Transport::prepare(&self.transport, &mut request, "raw")
-            .map_err(Error::InvalidInput)?;
+            .map_err(Error::refused)?;
         let response = self
             .transport
             .send_with_retries(&self.http, request, "raw")

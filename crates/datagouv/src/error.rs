@@ -65,6 +65,18 @@ pub enum Error {
     /// The request was refused before it was sent.
     #[error("invalid request: {0}")]
     InvalidInput(String),
+    /// A call that changes data was refused before it was sent: no API key
+    /// is set.
+    #[error(
+        "`{operation}` ({request}) changes data and needs an API key: set DATAGOUV_API_KEY, \
+         or call ClientBuilder::api_key (create a key in your data.gouv.fr profile)"
+    )]
+    MissingApiKey {
+        /// The operation, e.g. `update_dataset`.
+        operation: String,
+        /// The method and path, e.g. `PUT /api/1/datasets/x/`.
+        request: String,
+    },
     /// A local file or folder could not be read or written (permission,
     /// missing folder, full disk, a folder where a file was expected).
     #[error("cannot {operation} {}: {source}", path.display())]
@@ -99,21 +111,59 @@ fn reset_text(reset: Option<SystemTime>) -> String {
     }
 }
 
-/// The first characters of a body, on one line.
+/// The first characters of a body, on one line (for bodies that could not
+/// be decoded).
 pub(crate) fn excerpt(body: &[u8]) -> String {
+    first_chars(body, 200)
+}
+
+/// A plain-text error answer as a message: whole up to 2,000 characters
+/// (api-tabular's messages end with a URL that must not be cut), on one line.
+fn message_text(body: &[u8]) -> String {
+    first_chars(body, 2_000)
+}
+
+/// The first `limit` characters of `body`, on one line, `…` when cut.
+fn first_chars(body: &[u8], limit: usize) -> String {
     let text = String::from_utf8_lossy(body);
     let mut short: String = text
+        .trim()
         .chars()
-        .take(200)
+        .take(limit)
         .collect::<String>()
         .replace(['\n', '\r'], " ");
-    if text.chars().count() > 200 {
+    if text.trim().chars().count() > limit {
         short.push('…');
     }
     short
 }
 
+/// How the transport's refusal of a write without a key crosses the
+/// generated clients (which carry a refusal as text) to become
+/// [`Error::MissingApiKey`] again: this marker, the operation, a NUL, the
+/// request.
+const MISSING_KEY_MARK: &str = "\u{0}missing-api-key\u{0}";
+
+/// The refusal text of a write without a key (see [`Error::refused`]).
+pub(crate) fn missing_key_refusal(operation: &str, request: &str) -> String {
+    format!("{MISSING_KEY_MARK}{operation}\u{0}{request}")
+}
+
 impl Error {
+    /// The error of a request the transport refused before sending.
+    pub(crate) fn refused(message: String) -> Error {
+        match message
+            .strip_prefix(MISSING_KEY_MARK)
+            .and_then(|rest| rest.split_once('\u{0}'))
+        {
+            Some((operation, request)) => Error::MissingApiKey {
+                operation: operation.to_owned(),
+                request: request.to_owned(),
+            },
+            None => Error::InvalidInput(message),
+        }
+    }
+
     /// An [`Error::Io`] for `path`.
     pub fn io(
         operation: &'static str,
@@ -135,7 +185,7 @@ impl Error {
                 Error::from_response(response).await
             }
             progenitor_client::Error::InvalidRequest(message)
-            | progenitor_client::Error::Custom(message) => Error::InvalidInput(message),
+            | progenitor_client::Error::Custom(message) => Error::refused(message),
             progenitor_client::Error::CommunicationError(error)
             | progenitor_client::Error::InvalidUpgrade(error)
             | progenitor_client::Error::ResponseBodyError(error) => Error::Transport(error),
@@ -218,7 +268,7 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> reqwest:
 fn parse_error_body(body: &[u8]) -> (String, BTreeMap<String, String>) {
     let mut fields = BTreeMap::new();
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (excerpt(body), fields);
+        return (message_text(body), fields);
     };
     let mut message = value
         .get("message")
@@ -256,12 +306,15 @@ fn parse_error_body(body: &[u8]) -> (String, BTreeMap<String, String>) {
         }
         _ => {}
     }
+    if message.is_empty() && !fields.is_empty() {
+        message = "invalid fields".to_owned();
+    }
     if message.is_empty() {
         message = value
             .get("error")
             .and_then(|m| m.as_str())
             .map(str::to_owned)
-            .unwrap_or_else(|| excerpt(body));
+            .unwrap_or_else(|| message_text(body));
     }
     if !fields.is_empty() {
         let list: Vec<String> = fields.iter().map(|(f, m)| format!("{f}: {m}")).collect();
@@ -320,6 +373,34 @@ mod tests {
         assert_eq!(message, "404: Not Found");
         let (message, _) = parse_error_body(b"<html><body>502 Bad Gateway</body></html>");
         assert!(message.starts_with("<html>"));
+    }
+
+    #[test]
+    fn plain_text_messages_are_whole_and_field_errors_read_well() {
+        let long = format!("Resource gone: see {}", "https://x.test/".repeat(20));
+        let (message, _) = parse_error_body(long.as_bytes());
+        assert_eq!(message, long, "a 300-character message is kept whole");
+        let (message, fields) = parse_error_body(br#"{"errors": {"title": ["required"]}}"#);
+        assert_eq!(message, "invalid fields (title: required)");
+        assert_eq!(fields["title"], "required");
+    }
+
+    #[test]
+    fn a_write_without_a_key_crosses_the_generated_clients_typed() {
+        let error = Error::refused(missing_key_refusal(
+            "update_dataset",
+            "PUT /api/1/datasets/x/",
+        ));
+        assert!(
+            matches!(&error, Error::MissingApiKey { operation, request }
+                if operation == "update_dataset" && request == "PUT /api/1/datasets/x/"),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("needs an API key"), "{error}");
+        assert!(matches!(
+            Error::refused("other".into()),
+            Error::InvalidInput(_)
+        ));
     }
 
     #[test]

@@ -158,7 +158,7 @@ impl Client {
                 .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?,
         );
         datagouv_runtime::Transport::prepare(self.transport(), &mut write, "update_dataset")
-            .map_err(Error::InvalidInput)?;
+            .map_err(Error::refused)?;
         let mut body = fields.clone();
         let emptied: Vec<&str> = EMPTIED_WHEN_ABSENT
             .iter()

@@ -283,11 +283,9 @@ impl datagouv_runtime::Transport for DatagouvTransport {
             && self.shared.key.is_none()
             && self.is_api_origin(request.url())
         {
-            return Err(format!(
-                "`{operation}` ({} {}) changes data and needs an API key: set DATAGOUV_API_KEY, \
-                 or call ClientBuilder::api_key (create a key in your data.gouv.fr profile)",
-                request.method(),
-                request.url().path(),
+            return Err(crate::error::missing_key_refusal(
+                operation,
+                &format!("{} {}", request.method(), request.url().path()),
             ));
         }
         if let Some(mask) = self.field_mask(request, operation) {

@@ -528,7 +528,7 @@ impl Client {
                 .build()
                 .map_err(Error::Transport)?;
             datagouv_runtime::Transport::prepare(self.transport(), &mut request, "upload")
-                .map_err(Error::InvalidInput)?;
+                .map_err(Error::refused)?;
             Ok(request)
         };
         // The first request is checked here; a resend is the same request
