@@ -462,13 +462,19 @@ async fn download(
         let kept = datagouv::atomic_file::AtomicFile::partial_path(file);
         let resumable = !matches!(error, datagouv::Error::ChecksumMismatch { .. });
         let error = CliError::from(error);
-        match kept.is_file() && resumable && error.hint.is_none() {
-            true => error.with_hint(format!(
-                "what arrived is kept in {}: run the same command again to continue",
-                kept.display()
-            )),
-            false => error,
+        if !(kept.is_file() && resumable) {
+            return error;
         }
+        let also = error
+            .hint
+            .as_deref()
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        let hint = format!(
+            "what arrived is kept in {}: run the same command again to continue{also}",
+            kept.display()
+        );
+        error.with_hint(hint)
     })?;
     let written = summary.path.as_deref().unwrap_or(file);
     let record = Record::from_pairs([
