@@ -105,9 +105,12 @@ fn path_parameters_as_one_segment(tokens: proc_macro2::TokenStream) -> proc_macr
     let mut replaced = 0;
     while let Some(start) = rest.find(call) {
         let after = &rest[start + call.len()..];
-        let close = after
-            .find(end)
-            .unwrap_or_else(|| panic!("progenitor changed its path encoding near `{}`", &rest[start..]));
+        let close = after.find(end).unwrap_or_else(|| {
+            panic!(
+                "progenitor changed its path encoding near `{}`",
+                &rest[start..]
+            )
+        });
         let name = &after[..close];
         assert!(
             name.chars().all(|c| c.is_alphanumeric() || c == '_'),

@@ -415,9 +415,10 @@ async fn a_destination_that_cannot_be_written_is_refused_before_any_request() {
 
 #[tokio::test]
 async fn an_export_to_a_folder_is_refused_before_any_request() {
-    let recorder =
-        crate::fault_server::FaultServer::start_routed(|_| crate::fault_server::Action::json(500, "{}"))
-            .await;
+    let recorder = crate::fault_server::FaultServer::start_routed(|_| {
+        crate::fault_server::Action::json(500, "{}")
+    })
+    .await;
     let client = Client::builder()
         .tabular_url(recorder.url())
         .build()

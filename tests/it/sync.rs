@@ -453,7 +453,10 @@ async fn an_interrupted_sync_keeps_the_files_it_finished() {
     // file still hangs; then the sync is stopped (the stream dropped).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let recorded = loop {
-        let files = Manifest::read(&dir).await.map(|m| m.files.len()).unwrap_or(0);
+        let files = Manifest::read(&dir)
+            .await
+            .map(|m| m.files.len())
+            .unwrap_or(0);
         if files == 2 || std::time::Instant::now() > deadline {
             break files;
         }
@@ -466,7 +469,10 @@ async fn an_interrupted_sync_keeps_the_files_it_finished() {
         }
     };
     drop(events);
-    assert_eq!(recorded, 2, "the finished files were recorded during the run");
+    assert_eq!(
+        recorded, 2,
+        "the finished files were recorded during the run"
+    );
 
     hang.store(false, std::sync::atomic::Ordering::SeqCst);
     let asked = host.requests().len();
@@ -476,7 +482,11 @@ async fn an_interrupted_sync_keeps_the_files_it_finished() {
         (1, 2, 0),
         "{events:?}"
     );
-    assert_eq!(host.requests().len(), asked, "a and b were not fetched again");
+    assert_eq!(
+        host.requests().len(),
+        asked,
+        "a and b were not fetched again"
+    );
     client.delete_dataset(&id).await.unwrap();
 }
 
@@ -519,10 +529,15 @@ async fn a_hostile_manifest_never_reaches_outside_the_mirror() {
     }});
     std::fs::write(dir.join(datagouv::MANIFEST), manifest.to_string()).unwrap();
 
-    let (summary, events) = run(&client, SyncPlan::new(&dir).dataset(id.as_str()).delete(true)).await;
+    let (summary, events) = run(
+        &client,
+        SyncPlan::new(&dir).dataset(id.as_str()).delete(true),
+    )
+    .await;
     assert_eq!(std::fs::read_to_string(&written).unwrap(), "keep me");
     assert_eq!(std::fs::read_to_string(&deleted).unwrap(), "keep me too");
-    let Some(SyncEvent::Aborted(abort)) = events.iter().find(|e| matches!(e, SyncEvent::Aborted(_)))
+    let Some(SyncEvent::Aborted(abort)) =
+        events.iter().find(|e| matches!(e, SyncEvent::Aborted(_)))
     else {
         panic!("the sync stops: {events:?}");
     };

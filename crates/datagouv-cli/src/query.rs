@@ -330,7 +330,9 @@ async fn export(
     // `-` is standard output (not resumable, no summary); a folder or a
     // missing folder is refused by the SDK before any request.
     if file.as_os_str() == "-" {
-        let result = query.export(format, &mut tokio::io::stdout(), options).await;
+        let result = query
+            .export(format, &mut tokio::io::stdout(), options)
+            .await;
         bar.finish_and_clear();
         return result.map(|_| ()).map_err(rows_error);
     }

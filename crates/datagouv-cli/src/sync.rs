@@ -28,8 +28,10 @@ pub async fn run(client: &Client, args: SyncArgs, output: &Output) -> Result<(),
     }
     let format = output.defaulting_to(Format::Table).format();
     if format == Format::Csv {
-        return Err(CliError::usage("sync prints text, --json or --jsonl, not CSV")
-            .with_hint("use --jsonl for one JSON object per file"));
+        return Err(
+            CliError::usage("sync prints text, --json or --jsonl, not CSV")
+                .with_hint("use --jsonl for one JSON object per file"),
+        );
     }
     let dry_run = args.dry_run;
     let mut plan = SyncPlan::new(&dir)
@@ -103,7 +105,11 @@ pub async fn run(client: &Client, args: SyncArgs, output: &Output) -> Result<(),
         Format::Jsonl => {}
         _ => println!(
             "{}new {}, updated {}, unchanged {}, deleted {}, gone {}, failed {}, {} bytes{}",
-            if dry_run { "dry run, nothing changed: " } else { "" },
+            if dry_run {
+                "dry run, nothing changed: "
+            } else {
+                ""
+            },
             summary.new,
             summary.updated,
             summary.unchanged,

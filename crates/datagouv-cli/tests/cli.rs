@@ -1217,8 +1217,11 @@ fn sync_reports_a_missing_file_with_a_failing_exit_code_and_completes_the_others
 /// server: any request to it is counted.
 struct Host {
     url: String,
-    state: std::sync::Arc<std::sync::Mutex<(Vec<String>, u64, Option<usize>)>>,
+    state: std::sync::Arc<std::sync::Mutex<HostState>>,
 }
+
+/// The request heads, the body bytes sent, the cut still to make.
+type HostState = (Vec<String>, u64, Option<usize>);
 
 impl Host {
     fn start(body: Vec<u8>, cut: Option<usize>) -> Host {
@@ -1329,9 +1332,16 @@ fn an_interrupted_resource_download_is_continued_with_range_and_leaves_only_the_
     let target_text = target.display().to_string();
 
     // The host cuts the first answer: an error, what arrived is kept.
-    let cut = Run::of(stack.user_cli(), &["resources", "download", &rid, &target_text]);
+    let cut = Run::of(
+        stack.user_cli(),
+        &["resources", "download", &rid, &target_text],
+    );
     assert_eq!(cut.code, 1, "{}", cut.render());
-    assert!(cut.stderr.contains("run the same command again"), "{}", cut.render());
+    assert!(
+        cut.stderr.contains("run the same command again"),
+        "{}",
+        cut.render()
+    );
     assert!(!target.exists());
 
     // The same command continues it with Range: only the rest moves.
@@ -1351,14 +1361,24 @@ fn an_interrupted_resource_download_is_continued_with_range_and_leaves_only_the_
         "{:?}",
         host.requests()
     );
-    assert_eq!(names(dir.path()), ["copie.csv"], "nothing but the file is left");
+    assert_eq!(
+        names(dir.path()),
+        ["copie.csv"],
+        "nothing but the file is left"
+    );
 
     // A folder: the file keeps its own name inside it; `-` is stdout.
     let folder = dir.path().join("dossier");
     std::fs::create_dir(&folder).unwrap();
     let into = Run::of(
         stack.user_cli(),
-        &["resources", "download", &rid, folder.to_str().unwrap(), "--json"],
+        &[
+            "resources",
+            "download",
+            &rid,
+            folder.to_str().unwrap(),
+            "--json",
+        ],
     );
     assert_eq!(into.code, 0, "{}", into.render());
     assert_eq!(std::fs::read(folder.join("donnees.csv")).unwrap(), body);
@@ -1390,7 +1410,11 @@ fn download_and_export_destinations_are_checked_before_any_request() {
     let missing = format!("{}/", dir.path().join("absent").display());
     let download = Run::of(cli(), &["resources", "download", rid, &missing]);
     assert_eq!(download.code, 1, "{}", download.render());
-    assert!(download.stderr.contains("does not exist"), "{}", download.render());
+    assert!(
+        download.stderr.contains("does not exist"),
+        "{}",
+        download.render()
+    );
     let export = Run::of(
         cli(),
         &["tabular", "export", rid, dir.path().to_str().unwrap()],
@@ -1433,7 +1457,13 @@ fn sync_output_counts_and_unknown_targets() {
     let id = created["id"].as_str().unwrap().to_owned();
     let source = dir.path().join("present.csv");
     std::fs::write(&source, "a;b\n1;2\n").unwrap();
-    stack.user_json(&["resources", "upload", &id, source.to_str().unwrap(), "--json"]);
+    stack.user_json(&[
+        "resources",
+        "upload",
+        &id,
+        source.to_str().unwrap(),
+        "--json",
+    ]);
 
     // A dry run counts what it would do.
     let dry = Run::of(stack.user_cli(), &["sync", &id, &mirror_text, "--dry-run"]);

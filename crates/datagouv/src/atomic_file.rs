@@ -252,7 +252,10 @@ pub fn check_target(target: &Path) -> Result<(), Error> {
             target,
             std::io::Error::new(
                 ErrorKind::IsADirectory,
-                format!("{reason}; name a file, e.g. {}", target.join("NAME").display()),
+                format!(
+                    "{reason}; name a file, e.g. {}",
+                    target.join("NAME").display()
+                ),
             ),
         )
     };
@@ -288,7 +291,10 @@ pub fn check_target(target: &Path) -> Result<(), Error> {
             target,
             std::io::Error::new(
                 ErrorKind::NotFound,
-                format!("the folder {} does not exist; create it first", parent.display()),
+                format!(
+                    "the folder {} does not exist; create it first",
+                    parent.display()
+                ),
             ),
         )),
         Err(e) => Err(Error::io("read", parent, e)),
@@ -363,7 +369,11 @@ mod tests {
         std::fs::write(&target, b"old").unwrap();
         let file = AtomicFile::open(&target).unwrap();
         file.file().write_all(b"new content").unwrap();
-        assert_eq!(std::fs::read(&target).unwrap(), b"old", "not before the commit");
+        assert_eq!(
+            std::fs::read(&target).unwrap(),
+            b"old",
+            "not before the commit"
+        );
         file.commit().unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new content");
         assert_eq!(names(dir.path()), ["a.csv"]);
@@ -385,7 +395,11 @@ mod tests {
         file.keep_on_drop(true);
         drop(file);
         let again = AtomicFile::open(&target).unwrap();
-        assert_eq!(again.len().unwrap(), 4, "a kept partial file is found again");
+        assert_eq!(
+            again.len().unwrap(),
+            4,
+            "a kept partial file is found again"
+        );
     }
 
     #[test]
