@@ -62,13 +62,13 @@ pub async fn run(client: &Client, args: SyncArgs, output: &Output) -> Result<(),
                 None => print_line(&event),
             },
             (_, Format::Jsonl) => {
-                if let Some(value) = event_json(&event) {
+                if let Some(value) = event_json(&event, dry_run) {
                     println!("{value}");
                 }
             }
             _ => {
                 if !matches!(event, SyncEvent::Planned { .. } | SyncEvent::Finished(_))
-                    && let Some(value) = event_json(&event)
+                    && let Some(value) = event_json(&event, dry_run)
                 {
                     files.push(value);
                 }
@@ -150,7 +150,7 @@ fn summary_json(summary: &SyncSummary, dry_run: bool) -> Value {
 
 /// One event as JSON (`--jsonl`, and the files of `--json`); none for
 /// progress.
-fn event_json(event: &SyncEvent) -> Option<Value> {
+fn event_json(event: &SyncEvent, dry_run: bool) -> Option<Value> {
     Some(match event {
         SyncEvent::Planned { files } => json!({"event": "planned", "files": files}),
         SyncEvent::Skipped { file, reason } => {
@@ -173,7 +173,7 @@ fn event_json(event: &SyncEvent) -> Option<Value> {
             json!({"event": "gone", "file": file, "deleted": deleted})
         }
         SyncEvent::Finished(summary) => {
-            let mut value = summary_json(summary, false);
+            let mut value = summary_json(summary, dry_run);
             value["event"] = "finished".into();
             value
         }

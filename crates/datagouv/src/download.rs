@@ -1,13 +1,16 @@
 //! Verified downloads: a resource's latest file (`/datasets/r/{id}`, which
 //! redirects to the file host) or any URL, streamed to a file with
 //! progress, checked against the catalog's checksum (SHA-1, SHA-256 or MD5)
-//! when there is one, written under a temporary name and renamed only when
-//! complete and verified. The API key never reaches the file host: the
-//! transport drops it on every redirect that leaves the API origins.
+//! when there is one, written under a hidden partial name beside the file
+//! (locked: one writer at a time; see [`crate::atomic_file`]) and renamed
+//! only when complete and verified; the destination is checked before any
+//! request. Or streamed to any writer. The API key never reaches the file
+//! host: the transport drops it on every redirect that leaves the API
+//! origins.
 //!
 //! A download can be conditional (`If-None-Match`/`If-Modified-Since` from
 //! what an earlier download recorded: an unchanged file is not sent again)
-//! and resumable (an interrupted file is kept under its temporary name with
+//! and resumable (an interrupted file is kept under its partial name with
 //! the validators it came with, and continued with `Range` and `If-Range`,
 //! so a file that changed meanwhile is fetched whole again).
 
@@ -255,11 +258,10 @@ impl Client {
             false => Some(AtomicFile::open(path)?),
         };
         let (url, name) = self.source_url(&source, &mut options).await?;
-        let file = match early {
+        let mut file = match early {
             Some(file) => file,
             None => AtomicFile::open(&path.join(name))?,
         };
-        let mut file = file;
         let resumable = options.resumable;
         file.keep_on_drop(resumable);
         if !resumable {
