@@ -354,3 +354,115 @@ fn fastrand() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_destination_that_cannot_be_written_is_refused_before_any_request() {
+    let body = content(10_000, 6);
+    let server = FileServer::start(body.clone()).await;
+    let client = client(&server);
+    let dir = tempdir();
+    std::fs::write(dir.join("plain-file"), "x").unwrap();
+    let url = format!("{}/etag/donnees.csv", server.url);
+    for target in [
+        dir.join("missing").join("x.csv"),
+        std::path::PathBuf::from(format!("{}/", dir.join("no-such-folder").display())),
+        dir.join("plain-file").join("x.csv"),
+    ] {
+        let error = client
+            .download(
+                DownloadSource::Url(url.clone()),
+                &target,
+                DownloadOptions::default().resumable(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Io { .. }), "{target:?}: {error:?}");
+    }
+    // Another writer of the same file (another process holds its lock).
+    let busy = dir.join("busy.csv");
+    let held = datagouv::atomic_file::AtomicFile::open(&busy).unwrap();
+    let error = client
+        .download(
+            DownloadSource::Url(url.clone()),
+            &busy,
+            DownloadOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("another process"), "{error}");
+    drop(held);
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert_eq!(names(&dir), ["plain-file"], "nothing else was written");
+
+    // A folder: the file is saved inside it under its own name.
+    let summary = client
+        .download(DownloadSource::Url(url), &dir, DownloadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(summary.path, Some(dir.join("donnees.csv")));
+    assert_eq!(std::fs::read(dir.join("donnees.csv")).unwrap(), body);
+    assert_eq!(names(&dir), ["donnees.csv", "plain-file"]);
+}
+
+#[tokio::test]
+async fn an_export_to_a_folder_is_refused_before_any_request() {
+    let recorder = crate::fault_server::FaultServer::start_routed(|_| {
+        crate::fault_server::Action::json(500, "{}")
+    })
+    .await;
+    let client = Client::builder()
+        .tabular_url(recorder.url())
+        .build()
+        .unwrap();
+    let dir = tempdir();
+    let query = client
+        .tabular_resource("2d4f1a4e-4c9b-4a7e-9c1e-0f0f0f0f0f0f")
+        .unwrap();
+    for target in [
+        dir.clone(),
+        std::path::PathBuf::from(format!("{}/", dir.join("sub").display())),
+        dir.join("missing").join("out.csv"),
+    ] {
+        let error = query
+            .export_to_file(
+                datagouv::ExportFormat::Csv,
+                &target,
+                datagouv::ExportOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Io { .. }), "{target:?}: {error:?}");
+    }
+    assert!(recorder.received().is_empty(), "{:?}", recorder.received());
+    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+}
+
+#[tokio::test]
+async fn a_download_that_fails_leaves_nothing_and_a_resumable_one_only_its_partial_file() {
+    let body = content(300_000, 7);
+    let server = FileServer::start(body.clone()).await;
+    let client = client(&server);
+    let dir = tempdir();
+    let url = format!("{}/etag", server.url);
+    server.hosted.lock().unwrap().cut_after = Some(100_000);
+    let cut = client
+        .download(
+            DownloadSource::Url(url.clone()),
+            &dir.join("a.csv"),
+            DownloadOptions::default(),
+        )
+        .await;
+    assert!(cut.is_err());
+    assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    fails_when_cut(&client, &server, &url, &dir.join("b.csv"), 100_000).await;
+    assert_eq!(names(&dir), [".b.csv.partial", ".b.csv.partial.json"]);
+}

@@ -286,3 +286,272 @@ async fn a_mirror_fetches_only_what_changed() {
 
     client.delete_dataset(&id).await.unwrap();
 }
+
+/// A client of the stack's udata as the non-admin user.
+fn user_client(stack: &Stack) -> Client {
+    Client::builder()
+        .main_url(stack.get("UDATA_BASE_URL"))
+        .api_key(stack.get("USER_KEY"))
+        .build()
+        .unwrap()
+}
+
+/// A draft dataset of the user's organization.
+async fn new_dataset(client: &Client, stack: &Stack, title: &str) -> datagouv::Dataset {
+    client
+        .create_draft_dataset(DatasetDraft {
+            title: title.into(),
+            description: "Jeu de test de datagouv sync.".into(),
+            organization: Some(stack.get("USER_ORG_ID").to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn verify_fetches_again_a_local_copy_that_no_longer_matches_the_manifest() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = user_client(&stack);
+    let host = FileServer::start(content(40_000, 3)).await;
+    let dataset = new_dataset(&client, &stack, "Miroir vérifié").await;
+    let id = dataset.id.clone();
+    client
+        .add_remote_resource(&id, "avec etag", &format!("{}/etag/v.csv", host.url), "csv")
+        .await
+        .unwrap();
+    let dir = tempdir().join("miroir");
+    let plan = || SyncPlan::new(&dir).dataset(id.as_str());
+    let (first, _) = run(&client, plan()).await;
+    assert_eq!(first.new, 1);
+    let path = Manifest::read(&dir)
+        .await
+        .unwrap()
+        .files
+        .into_keys()
+        .next()
+        .unwrap();
+    let local = dir.join(&path);
+
+    // One byte appended to the local copy: --verify fetches it whole again
+    // (no If-None-Match, which would get a 304 for a file that is wrong).
+    let mut bytes = std::fs::read(&local).unwrap();
+    bytes.push(b'!');
+    std::fs::write(&local, &bytes).unwrap();
+    let asked = host.requests().len();
+    let (verified, events) = run(&client, plan().verify(true)).await;
+    assert_eq!(
+        (verified.updated, verified.unchanged, verified.failed),
+        (1, 0, 0),
+        "{events:?}"
+    );
+    assert_eq!(std::fs::read(&local).unwrap(), content(40_000, 3));
+    let again = &host.requests()[asked..];
+    assert!(
+        again
+            .iter()
+            .all(|r| !r.to_ascii_lowercase().contains("if-none-match")),
+        "{again:?}"
+    );
+    // Intact now: the next run asks the host and moves nothing.
+    let (after, _) = run(&client, plan().verify(true)).await;
+    assert_eq!((after.unchanged, after.bytes), (1, 0));
+    client.delete_dataset(&id).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_files_of_a_dataset_left_without_resources_are_gone_and_deleted_on_demand() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = user_client(&stack);
+    let scratch = tempdir();
+    let dataset = new_dataset(&client, &stack, "Miroir vidé").await;
+    let id = dataset.id.clone();
+    let only = upload(
+        &client,
+        ResourceUpload::NewResource { dataset: &id },
+        &scratch,
+        "seul.csv",
+        &content(5_000, 4),
+    )
+    .await;
+    let dir = tempdir().join("miroir");
+    let plan = || SyncPlan::new(&dir).dataset(id.as_str());
+    assert_eq!(run(&client, plan()).await.0.new, 1);
+    let path = Manifest::read(&dir)
+        .await
+        .unwrap()
+        .files
+        .into_keys()
+        .next()
+        .unwrap();
+
+    client.delete_resource(&id, &only).await.unwrap();
+    let (kept, events) = run(&client, plan()).await;
+    assert_eq!((kept.gone, kept.deleted), (1, 0), "{events:?}");
+    assert!(events.contains(&SyncEvent::Gone {
+        file: path.clone(),
+        deleted: false
+    }));
+    assert!(dir.join(&path).exists());
+    let (dry, _) = run(&client, plan().delete(true).dry_run(true)).await;
+    assert_eq!(dry.deleted, 1, "a dry run counts what it would delete");
+    assert!(dir.join(&path).exists());
+    let (deleted, _) = run(&client, plan().delete(true)).await;
+    assert_eq!(deleted.deleted, 1);
+    assert!(!dir.join(&path).exists());
+    assert!(Manifest::read(&dir).await.unwrap().files.is_empty());
+    client.delete_dataset(&id).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_interrupted_sync_keeps_the_files_it_finished() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = user_client(&stack);
+    let host = FileServer::start(content(20_000, 5)).await;
+    // The third file's host sends half of it, then nothing for a minute.
+    let hang = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let hanging = hang.clone();
+    let slow = FaultServer::start_routed(move |_| {
+        if hanging.load(std::sync::atomic::Ordering::SeqCst) {
+            Action::Slow(std::time::Duration::from_secs(60), "x".repeat(1000))
+        } else {
+            Action::Respond(200, vec![], "x".repeat(1000))
+        }
+    })
+    .await;
+    let dataset = new_dataset(&client, &stack, "Miroir interrompu").await;
+    let id = dataset.id.clone();
+    for (title, url) in [
+        ("a", format!("{}/plain/a.csv", host.url)),
+        ("b", format!("{}/plain/b.csv", host.url)),
+        ("c", format!("{}/slow/c.csv", slow.url())),
+    ] {
+        client
+            .add_remote_resource(&id, title, &url, "csv")
+            .await
+            .unwrap();
+    }
+    let dir = tempdir().join("miroir");
+    let plan = || SyncPlan::new(&dir).dataset(id.as_str()).jobs(3);
+
+    let mut events = client.sync(plan());
+    let mut done = 0;
+    while done < 2 {
+        match events.next().await.expect("the sync goes on") {
+            SyncEvent::Done { .. } => done += 1,
+            SyncEvent::Finished(summary) => panic!("finished early: {summary:?}"),
+            _ => {}
+        }
+    }
+    // The manifest records them within a second or so, while the third
+    // file still hangs; then the sync is stopped (the stream dropped).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let recorded = loop {
+        let files = Manifest::read(&dir)
+            .await
+            .map(|m| m.files.len())
+            .unwrap_or(0);
+        if files == 2 || std::time::Instant::now() > deadline {
+            break files;
+        }
+        // The sync runs while its stream is read.
+        let wait = std::time::Duration::from_millis(100);
+        if let Ok(Some(SyncEvent::Finished(summary))) =
+            tokio::time::timeout(wait, events.next()).await
+        {
+            panic!("finished early: {summary:?}");
+        }
+    };
+    drop(events);
+    assert_eq!(
+        recorded, 2,
+        "the finished files were recorded during the run"
+    );
+
+    hang.store(false, std::sync::atomic::Ordering::SeqCst);
+    let asked = host.requests().len();
+    let (second, events) = run(&client, plan()).await;
+    assert_eq!(
+        (second.new, second.unchanged, second.failed),
+        (1, 2, 0),
+        "{events:?}"
+    );
+    assert_eq!(
+        host.requests().len(),
+        asked,
+        "a and b were not fetched again"
+    );
+    client.delete_dataset(&id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hostile_manifest_never_reaches_outside_the_mirror() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = user_client(&stack);
+    let scratch = tempdir();
+    let dataset = new_dataset(&client, &stack, "Miroir piégé").await;
+    let id = dataset.id.clone();
+    let resource = upload(
+        &client,
+        ResourceUpload::NewResource { dataset: &id },
+        &scratch,
+        "piege.csv",
+        &content(3_000, 6),
+    )
+    .await;
+    let dir = scratch.join("miroir");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two files outside the mirror, and a manifest that names them: one as
+    // the resource's file (a sync would write it), one as a file gone from
+    // the catalog (a sync with delete would delete it).
+    let written = scratch.join("ecrit.csv");
+    let deleted = scratch.join("efface.csv");
+    std::fs::write(&written, "keep me").unwrap();
+    std::fs::write(&deleted, "keep me too").unwrap();
+    let entry = |resource_id: &str| {
+        serde_json::json!({
+            "resource_id": resource_id, "dataset_id": id, "url": "http://127.0.0.1:1/x",
+            "size": 7, "checksum": null, "last_modified": "", "etag": null,
+            "http_last_modified": null, "fetched_at": "2024-01-01T00:00:00Z"
+        })
+    };
+    let manifest = serde_json::json!({"files": {
+        written.display().to_string(): entry(&resource),
+        "../efface.csv": entry("00000000-0000-0000-0000-000000000000"),
+    }});
+    std::fs::write(dir.join(datagouv::MANIFEST), manifest.to_string()).unwrap();
+
+    let (summary, events) = run(
+        &client,
+        SyncPlan::new(&dir).dataset(id.as_str()).delete(true),
+    )
+    .await;
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), "keep me");
+    assert_eq!(std::fs::read_to_string(&deleted).unwrap(), "keep me too");
+    let Some(SyncEvent::Aborted(abort)) =
+        events.iter().find(|e| matches!(e, SyncEvent::Aborted(_)))
+    else {
+        panic!("the sync stops: {events:?}");
+    };
+    assert!(
+        matches!(abort.error(), datagouv::Error::InvalidInput(m) if m.contains("outside the mirror")),
+        "{abort}"
+    );
+    assert_eq!((summary.new, summary.deleted), (0, 0));
+
+    // Refused before any request: a recording server sees nothing.
+    let recorder = FaultServer::start_routed(|_| Action::json(500, "{}")).await;
+    let offline = Client::builder().main_url(recorder.url()).build().unwrap();
+    let (_, events) = run(&offline, SyncPlan::new(&dir).dataset(id.as_str())).await;
+    assert!(events.iter().any(|e| matches!(e, SyncEvent::Aborted(_))));
+    assert!(recorder.received().is_empty(), "{:?}", recorder.received());
+    client.delete_dataset(&id).await.unwrap();
+}

@@ -228,32 +228,7 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             output.print_one(record, None).await
         }
         Command::Resources(ResourcesCommand::Download { rid, file }) => {
-            let bar = bytes_bar("downloading");
-            let tick = bar.clone();
-            let options = DownloadOptions::default().on_progress(move |done, total| {
-                if let Some(total) = total {
-                    tick.set_length(total);
-                }
-                tick.set_position(done);
-            });
-            let result = client
-                .download(DownloadSource::Resource(rid), &file, options)
-                .await;
-            bar.finish_and_clear();
-            let summary = result?;
-            let record = Record::from_pairs([
-                ("file", Value::from(file.display().to_string())),
-                ("bytes", summary.bytes.into()),
-                (
-                    "verified",
-                    Value::from(
-                        summary
-                            .verified
-                            .map(|c| format!("{:?} {}", c.kind, c.value)),
-                    ),
-                ),
-            ]);
-            output.print_one(record, None).await
+            download(client, rid, &file, output).await
         }
         Command::Resources(ResourcesCommand::Upload {
             dataset,
@@ -527,4 +502,68 @@ fn bytes_bar(action: &str) -> ProgressBar {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     bar
+}
+
+/// `resources download RID FILE`: resumable (an interrupted download is
+/// kept beside the file and continued with `Range` by the same command);
+/// FILE may be a folder (existing, or ending with `/`: the file keeps its
+/// own name inside it) or `-` (standard output, not resumable).
+async fn download(
+    client: &Client,
+    rid: String,
+    file: &std::path::Path,
+    output: &Output,
+) -> Result<(), CliError> {
+    let bar = bytes_bar("downloading");
+    let tick = bar.clone();
+    let options = DownloadOptions::default().on_progress(move |done, total| {
+        if let Some(total) = total {
+            tick.set_length(total);
+        }
+        tick.set_position(done);
+    });
+    let source = DownloadSource::Resource(rid);
+    if file.as_os_str() == "-" {
+        let result = client
+            .download_to_writer(source, &mut tokio::io::stdout(), options)
+            .await;
+        bar.finish_and_clear();
+        // The file went to stdout: no summary there.
+        return result.map(|_| ()).map_err(CliError::from);
+    }
+    let result = client.download(source, file, options.resumable()).await;
+    bar.finish_and_clear();
+    let summary = result.map_err(|error| {
+        let kept = datagouv::atomic_file::AtomicFile::partial_path(file);
+        let resumable = !matches!(error, datagouv::Error::ChecksumMismatch { .. });
+        let error = CliError::from(error);
+        if !(kept.is_file() && resumable) {
+            return error;
+        }
+        let also = error
+            .hint
+            .as_deref()
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        let hint = format!(
+            "what arrived is kept in {}: run the same command again to continue{also}",
+            kept.display()
+        );
+        error.with_hint(hint)
+    })?;
+    let written = summary.path.as_deref().unwrap_or(file);
+    let record = Record::from_pairs([
+        ("file", Value::from(written.display().to_string())),
+        ("bytes", summary.bytes.into()),
+        ("resumed_from", summary.resumed_from.into()),
+        (
+            "verified",
+            Value::from(
+                summary
+                    .verified
+                    .map(|c| format!("{:?} {}", c.kind, c.value)),
+            ),
+        ),
+    ]);
+    output.print_one(record, None).await
 }

@@ -319,11 +319,15 @@ pub enum ResourcesCommand {
         rid: String,
     },
     /// Download a resource's latest file, verified against the catalog's
-    /// checksum; the file appears only when complete and verified.
+    /// checksum; the file appears only when complete and verified. An
+    /// interrupted download is kept beside it (`.NAME.partial`) and the same
+    /// command continues it.
     Download {
         /// The resource's id (a UUID).
         rid: String,
-        /// Where to write it.
+        /// Where to write it: a file, a folder (existing, or ending with
+        /// `/`: the file keeps its own name inside it), or `-` for standard
+        /// output.
         file: std::path::PathBuf,
     },
     /// Upload a file as a new resource of a dataset, or as the new file of

@@ -72,7 +72,7 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
                 Command::Tabular(tabular) => query::tabular(&client, tabular, &output).await,
                 Command::Metrics(metrics) => query::metrics(&client, metrics, &output).await,
                 Command::Mcp(args) => mcp::run(client, args).await,
-                Command::Sync(args) => sync::run(&client, args).await,
+                Command::Sync(args) => sync::run(&client, args, &output).await,
                 other => catalog::run(&client, other, &output).await,
             };
             result.map_err(|error| error.for_key(settings.has_api_key()))

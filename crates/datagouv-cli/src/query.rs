@@ -327,6 +327,15 @@ async fn export(
             shown.set_position(progress.rows);
             shown.set_message(HumanBytes(progress.bytes).to_string());
         });
+    // `-` is standard output (not resumable, no summary); a folder or a
+    // missing folder is refused by the SDK before any request.
+    if file.as_os_str() == "-" {
+        let result = query
+            .export(format, &mut tokio::io::stdout(), options)
+            .await;
+        bar.finish_and_clear();
+        return result.map(|_| ()).map_err(rows_error);
+    }
     let result = query.export_to_file(format, file, options).await;
     match &result {
         Ok(_) => bar.finish(),

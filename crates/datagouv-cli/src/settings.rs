@@ -3,7 +3,10 @@
 //! Also the config file itself: read, checked, and written owner-only.
 
 use clap::{ArgMatches, parser::ValueSource};
-use datagouv::{Client, Environment, METRICS_URL, TABULAR_URL};
+use datagouv::{
+    Client, Environment, METRICS_URL, TABULAR_URL,
+    atomic_file::{AtomicOptions, write_atomically},
+};
 use serde::{Deserialize, Serialize};
 use std::{
     fmt,
@@ -277,8 +280,7 @@ impl Settings {
             "# datagouv command-line settings; a flag or a DATAGOUV_* variable wins over them.\n\
              # Keys: env (prod|demo), main_url, tabular_url, metrics_url, api_key.\n{body}"
         );
-        write_private(&path, text.as_bytes())
-            .map_err(|e| CliError::other(format!("cannot write {}: {e}", path.display())))?;
+        write_private(&path, text.as_bytes())?;
         Ok(path)
     }
 }
@@ -376,10 +378,10 @@ fn warn_if_shared(path: &Path) {
 fn warn_if_shared(_path: &Path) {}
 
 /// Writes `bytes` to `path` readable by the owner only: a new directory is
-/// made 0700, the file is written 0600 under a temporary name and renamed
-/// over `path`, so it is never readable by others, not even for a moment.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
+/// made 0700, the file is written 0600 through the SDK's atomic file (a
+/// locked partial file beside it, renamed over `path`), so it is never
+/// readable by others, not even for a moment, and never half-written.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), datagouv::Error> {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -388,27 +390,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(&directory)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "config.toml".into());
-    let temporary = directory.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+    builder
+        .create(&directory)
+        .map_err(|e| datagouv::Error::io("create the folder", &directory, e))?;
+    write_atomically(path, bytes, AtomicOptions::default().private(true))
 }
 
 #[cfg(test)]
@@ -429,6 +414,22 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         write_private(&path, b"env = \"demo\"\n").unwrap();
         assert_eq!(mode(&path), 0o600);
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["config.toml"], "nothing but the file is left");
+    }
+
+    #[test]
+    fn a_folder_where_the_config_file_goes_is_an_io_error_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::create_dir(&path).unwrap();
+        let error = write_private(&path, b"env = \"demo\"\n").unwrap_err();
+        assert!(matches!(error, datagouv::Error::Io { .. }), "{error:?}");
+        assert!(path.is_dir());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -1681,3 +1681,282 @@ fn datasets_update_keeps_the_fields_it_does_not_name() {
     assert_eq!(emptied["tags"], serde_json::json!([]));
     Run::of(stack.user_cli(), &["datasets", "delete", id]).ok();
 }
+
+/// A file host on a thread: one file (ETag `"v1"`, `Range`/`If-Range`
+/// honoured), its first answer cut after `cut` body bytes; it records the
+/// request heads and counts the body bytes it sends. Also a recording
+/// server: any request to it is counted.
+struct Host {
+    url: String,
+    state: std::sync::Arc<std::sync::Mutex<HostState>>,
+}
+
+/// The request heads, the body bytes sent, the cut still to make.
+type HostState = (Vec<String>, u64, Option<usize>);
+
+impl Host {
+    fn start(body: Vec<u8>, cut: Option<usize>) -> Host {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), 0, cut)));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut head = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let lower = head.to_ascii_lowercase();
+                let start = lower
+                    .lines()
+                    .find_map(|l| l.strip_prefix("range: bytes="))
+                    .and_then(|r| r.trim().trim_end_matches('-').parse::<usize>().ok())
+                    .filter(|_| lower.contains("if-range: \"v1\""))
+                    .filter(|s| *s < body.len());
+                let mut state = shared.lock().unwrap();
+                state.0.push(head);
+                let (status, from) = match start {
+                    Some(s) => ("206 Partial Content", s),
+                    None => ("200 OK", 0),
+                };
+                let mut answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\netag: \"v1\"\r\naccept-ranges: bytes\r\nconnection: close\r\n",
+                    body.len() - from
+                );
+                if from > 0 {
+                    answer.push_str(&format!(
+                        "content-range: bytes {from}-{}/{}\r\n",
+                        body.len() - 1,
+                        body.len()
+                    ));
+                }
+                answer.push_str("\r\n");
+                let mut part = &body[from..];
+                if let Some(cut) = state.2.take() {
+                    part = &part[..cut.min(part.len())];
+                }
+                state.1 += part.len() as u64;
+                drop(state);
+                let _ = stream.write_all(answer.as_bytes());
+                let _ = stream.write_all(part);
+                let _ = stream.flush();
+            }
+        });
+        Host { url, state }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().0.clone()
+    }
+
+    fn sent(&self) -> u64 {
+        self.state.lock().unwrap().1
+    }
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_interrupted_resource_download_is_continued_with_range_and_leaves_only_the_file() {
+    let stack = stack!();
+    let dir = tempfile::tempdir().unwrap();
+    let body: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let host = Host::start(body.clone(), Some(80_000));
+    let created = stack.user_json(&[
+        "datasets",
+        "create",
+        "Téléchargement repris",
+        "--description",
+        "Créé par les tests de resources download.",
+        "--organization",
+        stack.get("USER_ORG_ID"),
+        "--json",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let remote = serde_json::json!({
+        "title": "distant", "url": format!("{}/donnees.csv", host.url),
+        "filetype": "remote", "type": "main", "format": "csv",
+    });
+    let resource = stack.user_json(&[
+        "api",
+        "post",
+        &format!("/datasets/{id}/resources/"),
+        "--data",
+        &remote.to_string(),
+    ]);
+    let rid = resource["id"].as_str().unwrap().to_owned();
+    let target = dir.path().join("copie.csv");
+    let target_text = target.display().to_string();
+
+    // The host cuts the first answer: an error, what arrived is kept.
+    let cut = Run::of(
+        stack.user_cli(),
+        &["resources", "download", &rid, &target_text],
+    );
+    assert_eq!(cut.code, 1, "{}", cut.render());
+    assert!(
+        cut.stderr.contains("run the same command again"),
+        "{}",
+        cut.render()
+    );
+    assert!(!target.exists());
+
+    // The same command continues it with Range: only the rest moves.
+    let resumed = Run::of(
+        stack.user_cli(),
+        &["resources", "download", &rid, &target_text, "--json"],
+    );
+    assert_eq!(resumed.code, 0, "{}", resumed.render());
+    assert_eq!(std::fs::read(&target).unwrap(), body);
+    assert_eq!(host.sent(), body.len() as u64, "no byte was sent twice");
+    assert!(
+        host.requests()
+            .last()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("range: bytes=80000-"),
+        "{:?}",
+        host.requests()
+    );
+    assert_eq!(
+        names(dir.path()),
+        ["copie.csv"],
+        "nothing but the file is left"
+    );
+
+    // A folder: the file keeps its own name inside it; `-` is stdout.
+    let folder = dir.path().join("dossier");
+    std::fs::create_dir(&folder).unwrap();
+    let into = Run::of(
+        stack.user_cli(),
+        &[
+            "resources",
+            "download",
+            &rid,
+            folder.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(into.code, 0, "{}", into.render());
+    assert_eq!(std::fs::read(folder.join("donnees.csv")).unwrap(), body);
+    assert_eq!(names(&folder), ["donnees.csv"]);
+    let piped = stack
+        .user_cli()
+        .args(["resources", "download", &rid, "-"])
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{piped:?}");
+    assert_eq!(piped.stdout, body);
+    assert!(!dir.path().join("-").exists());
+
+    Run::of(stack.user_cli(), &["datasets", "delete", &id]).ok();
+}
+
+#[test]
+fn download_and_export_destinations_are_checked_before_any_request() {
+    let recorder = Host::start(Vec::new(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let rid = "2d4f1a4e-4c9b-4a7e-9c1e-0f0f0f0f0f0f";
+    let cli = || {
+        let mut command = bare_cli();
+        command
+            .env("DATAGOUV_MAIN_URL", &recorder.url)
+            .env("DATAGOUV_TABULAR_URL", &recorder.url);
+        command
+    };
+    let missing = format!("{}/", dir.path().join("absent").display());
+    let download = Run::of(cli(), &["resources", "download", rid, &missing]);
+    assert_eq!(download.code, 1, "{}", download.render());
+    assert!(
+        download.stderr.contains("does not exist"),
+        "{}",
+        download.render()
+    );
+    let export = Run::of(
+        cli(),
+        &["tabular", "export", rid, dir.path().to_str().unwrap()],
+    );
+    assert_eq!(export.code, 1, "{}", export.render());
+    assert!(export.stderr.contains("folder"), "{}", export.render());
+    assert!(!export.stderr.contains("resume"), "{}", export.render());
+    assert!(recorder.requests().is_empty(), "{:?}", recorder.requests());
+    assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+}
+
+#[test]
+fn sync_output_counts_and_unknown_targets() {
+    let stack = stack!();
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = dir.path().join("miroir");
+    let mirror_text = mirror.display().to_string();
+
+    // An unknown dataset: not found (exit 3), nothing created.
+    let unknown = Run::of(stack.user_cli(), &["sync", "nope", &mirror_text]);
+    assert_eq!(unknown.code, 3, "{}", unknown.render());
+    assert!(unknown.stderr.contains("404"), "{}", unknown.render());
+    assert!(!mirror.exists());
+    let unknown_org = Run::of(
+        stack.user_cli(),
+        &["sync", "--organization", "nope", &mirror_text],
+    );
+    assert_eq!(unknown_org.code, 3, "{}", unknown_org.render());
+
+    let created = stack.user_json(&[
+        "datasets",
+        "create",
+        "Miroir JSON",
+        "--description",
+        "Créé par les tests de datagouv sync.",
+        "--organization",
+        stack.get("USER_ORG_ID"),
+        "--json",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let source = dir.path().join("present.csv");
+    std::fs::write(&source, "a;b\n1;2\n").unwrap();
+    stack.user_json(&[
+        "resources",
+        "upload",
+        &id,
+        source.to_str().unwrap(),
+        "--json",
+    ]);
+
+    // A dry run counts what it would do.
+    let dry = Run::of(stack.user_cli(), &["sync", &id, &mirror_text, "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.render());
+    assert!(dry.stdout.contains("new 1,"), "{}", dry.render());
+    assert!(!mirror.exists());
+
+    // --json: one document, the summary and each file.
+    let json = Run::of(stack.user_cli(), &["sync", &id, &mirror_text, "--json"]);
+    let document: serde_json::Value =
+        serde_json::from_str(json.ok()).unwrap_or_else(|e| panic!("{e}: {}", json.render()));
+    assert_eq!(document["new"], 1, "{document}");
+    assert_eq!(document["files"][0]["event"], "new", "{document}");
+    // --jsonl: one object per event, the summary last.
+    let lines = Run::of(stack.user_cli(), &["sync", &id, &mirror_text, "--jsonl"]);
+    let events: Vec<serde_json::Value> = lines
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(events.last().unwrap()["event"], "finished", "{events:?}");
+    assert_eq!(events.last().unwrap()["unchanged"], 1, "{events:?}");
+
+    Run::of(stack.user_cli(), &["datasets", "delete", &id]).ok();
+}

@@ -1,13 +1,16 @@
 //! Verified downloads: a resource's latest file (`/datasets/r/{id}`, which
 //! redirects to the file host) or any URL, streamed to a file with
 //! progress, checked against the catalog's checksum (SHA-1, SHA-256 or MD5)
-//! when there is one, written under a temporary name and renamed only when
-//! complete and verified. The API key never reaches the file host: the
-//! transport drops it on every redirect that leaves the API origins.
+//! when there is one, written under a hidden partial name beside the file
+//! (locked: one writer at a time; see [`crate::atomic_file`]) and renamed
+//! only when complete and verified; the destination is checked before any
+//! request. Or streamed to any writer. The API key never reaches the file
+//! host: the transport drops it on every redirect that leaves the API
+//! origins.
 //!
 //! A download can be conditional (`If-None-Match`/`If-Modified-Since` from
 //! what an earlier download recorded: an unchanged file is not sent again)
-//! and resumable (an interrupted file is kept under its temporary name with
+//! and resumable (an interrupted file is kept under its partial name with
 //! the validators it came with, and continued with `Range` and `If-Range`,
 //! so a file that changed meanwhile is fetched whole again).
 
@@ -24,9 +27,12 @@ use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 
-use crate::{Client, Error, SendExt};
+use crate::{
+    Client, Error, SendExt,
+    atomic_file::{AtomicFile, AtomicOptions, write_atomically},
+};
 
 /// A checksum algorithm udata records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +169,9 @@ pub struct DownloadSummary {
     pub resumed_from: u64,
     /// The server answered `304 Not Modified`: nothing was written.
     pub not_modified: bool,
+    /// The file written ([`Client::download`]: the path given, or the file
+    /// inside the folder given); `None` for a writer.
+    pub path: Option<PathBuf>,
 }
 
 /// What a resumable download keeps beside its partial file.
@@ -205,60 +214,135 @@ impl Hasher {
     }
 }
 
+/// Where a download writes.
+enum Sink<'a> {
+    /// A file: its partial file, kept between runs when resumable.
+    File(&'a AtomicFile),
+    /// Any writer (standard output): no resumption, nothing to rename.
+    Writer(&'a mut (dyn AsyncWrite + Unpin + Send)),
+}
+
 impl Client {
     /// Downloads to `path`: nothing appears under that name unless the
-    /// whole file arrived and matched its checksum.
+    /// whole file arrived and matched its checksum. The bytes go to a
+    /// hidden, locked partial file beside it (see [`crate::atomic_file`]),
+    /// removed on failure unless [`DownloadOptions::resumable`].
+    ///
+    /// `path` may be a folder (one that exists, or any path ending with
+    /// `/`): the file is then saved inside it under the name of the file
+    /// the catalog (or the URL) points to, made safe ([`crate::safe_name`]);
+    /// [`DownloadSummary::path`] says which. The destination is checked
+    /// before any request: a missing folder, a folder where the file should
+    /// go, or a file another process is writing is an [`Error::Io`] and
+    /// nothing is sent.
     pub async fn download(
         &self,
         source: DownloadSource,
         path: &Path,
         mut options: DownloadOptions,
     ) -> Result<DownloadSummary, Error> {
-        let url = match &source {
-            DownloadSource::Resource(id) => {
-                if options.checksum.is_none() {
-                    options.checksum = self.catalog_checksum(id).await?;
-                }
-                format!(
-                    "{}/datasets/r/{}",
-                    self.main_v1_root(),
-                    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-                )
-            }
-            DownloadSource::Url(url) => url.clone(),
+        let into_folder = names_a_folder(path);
+        if into_folder && !path.is_dir() {
+            return Err(Error::io(
+                "write into",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the folder does not exist; create it first",
+                ),
+            ));
+        }
+        // A file target is checked and locked before any request.
+        let early = match into_folder {
+            true => None,
+            false => Some(AtomicFile::open(path)?),
         };
-        let url = reqwest::Url::parse(&url)
-            .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?;
+        let (url, name) = self.source_url(&source, &mut options).await?;
+        let mut file = match early {
+            Some(file) => file,
+            None => AtomicFile::open(&path.join(name))?,
+        };
         let resumable = options.resumable;
-        let temporary = if resumable {
-            resumable_path(path)
-        } else {
-            temporary_path(path)
-        };
-        let result = self.download_to(url, &temporary, options).await;
+        file.keep_on_drop(resumable);
+        if !resumable {
+            file.truncate(0)?;
+        }
+        let target = file.target().to_path_buf();
+        let record = record_path(file.partial());
+        let result = self.download_to(url, Sink::File(&file), options).await;
         match result {
-            Ok(summary) if summary.not_modified => Ok(summary),
-            Ok(summary) => {
-                tokio::fs::rename(&temporary, path)
-                    .await
-                    .map_err(|e| io_error(path, e))?;
-                let _ = tokio::fs::remove_file(record_path(&temporary)).await;
+            Ok(mut summary) => {
+                if !summary.not_modified {
+                    file.commit()?;
+                    let _ = std::fs::remove_file(&record);
+                }
+                summary.path = Some(target);
                 Ok(summary)
             }
-            // A resumable download keeps what arrived, unless it proved wrong.
-            Err(error) if resumable && !matches!(error, Error::ChecksumMismatch { .. }) => {
+            // What arrived and proved wrong is not worth resuming.
+            Err(error @ Error::ChecksumMismatch { .. }) => {
+                file.keep_on_drop(false);
+                drop(file);
+                let _ = std::fs::remove_file(&record);
                 Err(error)
             }
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&temporary).await;
-                let _ = tokio::fs::remove_file(record_path(&temporary)).await;
-                Err(error)
-            }
+            // Dropping the file keeps it if resumable, else removes it.
+            Err(error) => Err(error),
         }
     }
 
-    /// The checksum the catalog records for a resource, if any.
-    async fn catalog_checksum(&self, resource: &str) -> Result<Option<Checksum>, Error> {
+    /// Downloads to any writer (standard output, a pipe), verified like
+    /// [`Client::download`] except that bytes are passed on as they arrive:
+    /// a checksum that does not match is an error after the bytes were
+    /// written. Never resumed.
+    pub async fn download_to_writer<W>(
+        &self,
+        source: DownloadSource,
+        writer: &mut W,
+        mut options: DownloadOptions,
+    ) -> Result<DownloadSummary, Error>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        options.resumable = false;
+        let (url, _) = self.source_url(&source, &mut options).await?;
+        self.download_to(url, Sink::Writer(writer), options).await
+    }
+
+    /// The URL to fetch and the name of the file it points to; the
+    /// catalog's checksum of a resource, when the options name none.
+    async fn source_url(
+        &self,
+        source: &DownloadSource,
+        options: &mut DownloadOptions,
+    ) -> Result<(reqwest::Url, String), Error> {
+        let (url, name) = match source {
+            DownloadSource::Resource(id) => {
+                let resource = self.catalog_resource(id).await?;
+                if options.checksum.is_none() {
+                    options.checksum = resource.0;
+                }
+                let url = format!(
+                    "{}/datasets/r/{}",
+                    self.main_v1_root(),
+                    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+                );
+                let name = file_name_of(&resource.1).unwrap_or_else(|| resource.2.clone());
+                (url, if name.is_empty() { id.clone() } else { name })
+            }
+            DownloadSource::Url(url) => (url.clone(), file_name_of(url).unwrap_or_default()),
+        };
+        let parsed = reqwest::Url::parse(&url)
+            .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?;
+        Ok((parsed, crate::safe_name(&name)))
+    }
+
+    /// The checksum the catalog records for a resource, if any, its URL
+    /// and its title.
+    async fn catalog_resource(
+        &self,
+        resource: &str,
+    ) -> Result<(Option<Checksum>, String, String), Error> {
         let found = self
             .main_v2()
             .get_resource()
@@ -266,26 +350,27 @@ impl Client {
             .send()
             .value()
             .await?;
-        let checksum = found.resource.checksum;
-        Ok(checksum.and_then(|c| {
+        let resource = found.resource;
+        let checksum = resource.checksum.and_then(|c| {
             let kind = ChecksumKind::parse(c.type_.as_deref()?)?;
             Some(Checksum {
                 kind,
                 value: c.value?.to_ascii_lowercase(),
             })
-        }))
+        });
+        Ok((checksum, resource.url, resource.title))
     }
 
     async fn download_to(
         &self,
         url: reqwest::Url,
-        temporary: &Path,
+        sink: Sink<'_>,
         mut options: DownloadOptions,
     ) -> Result<DownloadSummary, Error> {
         // What an interrupted run left: its size and the validators it came with.
-        let partial = match options.resumable {
-            true => read_partial(temporary, &url).await,
-            false => None,
+        let partial = match (&sink, options.resumable) {
+            (Sink::File(file), true) => read_partial(file, &url)?,
+            _ => None,
         };
         let mut request = reqwest::Request::new(reqwest::Method::GET, url.clone());
         let headers = request.headers_mut();
@@ -327,6 +412,7 @@ impl Client {
                 validators: options.unless_unchanged.unwrap_or(validators),
                 resumed_from: 0,
                 not_modified: true,
+                path: None,
             });
         }
         if !response.status().is_success() {
@@ -350,30 +436,37 @@ impl Client {
             .content_length()
             .map(|length| length + resumed_from);
         let mut hasher = options.checksum.as_ref().map(|c| Hasher::new(c.kind));
-        let mut file = if resumed_from > 0 {
-            if let Some(hasher) = hasher.as_mut() {
-                hash_file(temporary, hasher).await?;
+        let mut owned;
+        let (writer, written_to): (&mut (dyn AsyncWrite + Unpin + Send), PathBuf) = match sink {
+            Sink::File(file) => {
+                let partial_path = file.partial().to_path_buf();
+                if resumed_from > 0 {
+                    if let Some(hasher) = hasher.as_mut() {
+                        hash_file(&partial_path, hasher).await?;
+                    }
+                } else {
+                    file.truncate(0)?;
+                }
+                if options.resumable {
+                    let record = PartialRecord {
+                        url: url.to_string(),
+                        validators: validators.clone(),
+                    };
+                    write_atomically(
+                        &record_path(&partial_path),
+                        &serde_json::to_vec(&record).expect("serialisable"),
+                        AtomicOptions::default(),
+                    )?;
+                }
+                owned = file.tokio_file()?;
+                owned
+                    .seek(std::io::SeekFrom::Start(resumed_from))
+                    .await
+                    .map_err(|e| Error::io("write", &partial_path, e))?;
+                (&mut owned, partial_path)
             }
-            tokio::fs::OpenOptions::new()
-                .append(true)
-                .open(temporary)
-                .await
-        } else {
-            tokio::fs::File::create(temporary).await
-        }
-        .map_err(|e| io_error(temporary, e))?;
-        if options.resumable {
-            let record = PartialRecord {
-                url: url.to_string(),
-                validators: validators.clone(),
-            };
-            tokio::fs::write(
-                record_path(temporary),
-                serde_json::to_vec(&record).expect("serialisable"),
-            )
-            .await
-            .map_err(|e| io_error(temporary, e))?;
-        }
+            Sink::Writer(writer) => (writer, PathBuf::from("the output")),
+        };
         let mut written = resumed_from;
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
@@ -381,15 +474,19 @@ impl Client {
             if let Some(hasher) = hasher.as_mut() {
                 hasher.update(&chunk);
             }
-            file.write_all(&chunk)
+            writer
+                .write_all(&chunk)
                 .await
-                .map_err(|e| io_error(temporary, e))?;
+                .map_err(|e| Error::io("write", &written_to, e))?;
             written += chunk.len() as u64;
             if let Some(callback) = options.on_progress.as_mut() {
                 callback(written, total);
             }
         }
-        file.sync_all().await.map_err(|e| io_error(temporary, e))?;
+        writer
+            .flush()
+            .await
+            .map_err(|e| Error::io("write", &written_to, e))?;
         if total.is_some_and(|total| total != written) {
             return Err(Error::InvalidInput(format!(
                 "the download stopped after {written} of {} bytes; {}",
@@ -418,8 +515,28 @@ impl Client {
             validators,
             resumed_from,
             not_modified: false,
+            path: None,
         })
     }
+}
+
+/// Whether a download's `path` names a folder to save the file in: an
+/// existing folder, or a path ending with a separator.
+fn names_a_folder(path: &Path) -> bool {
+    let text = path.as_os_str().to_string_lossy();
+    text.ends_with('/') || (cfg!(windows) && text.ends_with('\\')) || path.is_dir()
+}
+
+/// The decoded last segment of a URL's path, when it looks like a file
+/// name (it has an extension).
+pub(crate) fn file_name_of(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let last = url.path_segments()?.next_back()?.to_owned();
+    let decoded = url::form_urlencoded::parse(format!("x={last}").as_bytes())
+        .next()?
+        .1
+        .into_owned();
+    decoded.contains('.').then_some(decoded)
 }
 
 /// The first byte of a `206` answer's `Content-Range: bytes START-END/LEN`.
@@ -434,12 +551,16 @@ fn content_range_start(response: &reqwest::Response) -> Option<u64> {
         .ok()
 }
 
-/// The size and validators of a partial file an earlier run left for the same URL.
-async fn read_partial(temporary: &Path, url: &reqwest::Url) -> Option<(u64, Validators)> {
-    let size = tokio::fs::metadata(temporary).await.ok()?.len();
-    let record: PartialRecord =
-        serde_json::from_slice(&tokio::fs::read(record_path(temporary)).await.ok()?).ok()?;
-    (size > 0 && record.url == url.as_str()).then_some((size, record.validators))
+/// The size and validators of a partial file an earlier run left for the
+/// same URL (a partial file without a record is started over).
+fn read_partial(file: &AtomicFile, url: &reqwest::Url) -> Result<Option<(u64, Validators)>, Error> {
+    let size = file.len()?;
+    let record: Option<PartialRecord> = std::fs::read(record_path(file.partial()))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    Ok(record
+        .filter(|record| size > 0 && record.url == url.as_str())
+        .map(|record| (size, record.validators)))
 }
 
 /// The checksum of a whole file, hexadecimal.
@@ -454,13 +575,13 @@ async fn hash_file(path: &Path, hasher: &mut Hasher) -> Result<(), Error> {
     use tokio::io::AsyncReadExt;
     let mut file = tokio::fs::File::open(path)
         .await
-        .map_err(|e| io_error(path, e))?;
+        .map_err(|e| Error::io("read", path, e))?;
     let mut buffer = vec![0; 1 << 16];
     loop {
         let read = file
             .read(&mut buffer)
             .await
-            .map_err(|e| io_error(path, e))?;
+            .map_err(|e| Error::io("read", path, e))?;
         if read == 0 {
             return Ok(());
         }
@@ -468,33 +589,9 @@ async fn hash_file(path: &Path, hasher: &mut Hasher) -> Result<(), Error> {
     }
 }
 
-/// The stable temporary name of a resumable download (the same from one
-/// run to the next, unlike [`temporary_path`]).
-fn resumable_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
-}
-
 /// Where a resumable download records the URL and validators of its partial file.
 fn record_path(temporary: &Path) -> PathBuf {
     let mut name = temporary.as_os_str().to_owned();
     name.push(".json");
     PathBuf::from(name)
-}
-
-/// The name a file is written under until it is complete: hidden, beside
-/// the final name (so the rename stays on one file system), per process.
-pub(crate) fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.part-{}", std::process::id()))
-}
-
-fn io_error(path: &Path, error: std::io::Error) -> Error {
-    Error::InvalidInput(format!("cannot write {}: {error}", path.display()))
 }

@@ -6,6 +6,7 @@
 struct RepositoryReadme;
 
 mod api_key;
+pub mod atomic_file;
 mod config;
 mod csv_rows;
 mod download;
@@ -45,7 +46,9 @@ pub use query::{
 };
 pub use rate_limit::{MAX_SERVER_WAIT, RateLimit};
 pub use retry::{Decision, Outcome, RetryPolicy, server_delay};
-pub use sync::{MANIFEST, Manifest, ManifestEntry, SyncEvent, SyncPlan, SyncSummary, safe_name};
+pub use sync::{
+    MANIFEST, Manifest, ManifestEntry, SyncAbort, SyncEvent, SyncPlan, SyncSummary, safe_name,
+};
 pub use upload::{
     ImageUpload, ResourceUpload, UploadOptions, UploadSource, UploadedCommunityResource,
     UploadedImage, UploadedResource,

@@ -7,6 +7,15 @@
 //! with `If-None-Match`/`If-Modified-Since`. Downloads are verified and
 //! resumable ([`DownloadOptions::resumable`]); a file takes its final name
 //! only when complete, so the previous good copy stays until then.
+//!
+//! The manifest is written (atomically) as files complete, at most once a
+//! second and at the end, so an interrupted run keeps what it finished. Its
+//! paths are checked when it is read: one that is absolute or leaves the
+//! mirror (`..`) stops the sync before any request. A mirror is what its
+//! plan covers: a file whose resource is no longer in it (deleted, its
+//! dataset deleted or emptied, gone from the organization or the query) is
+//! reported as gone, and deleted with [`SyncPlan::delete`]. Two syncs of the
+//! same folder at once are refused (Unix: the folder is locked).
 
 use futures::{
     SinkExt, StreamExt,
@@ -16,21 +25,26 @@ use futures::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     path::{Path, PathBuf},
     sync::Arc,
+    time::{Duration, Instant},
 };
 use tokio::sync::Semaphore;
 
 use crate::{
     Checksum, ChecksumKind, Client, DownloadOptions, DownloadSource, Error, ListExt, SendExt,
     Validators,
+    atomic_file::{AtomicOptions, lock_folder, write_atomically},
 };
 
 /// The manifest's file name in the mirror's directory.
 pub const MANIFEST: &str = ".datagouv-sync.json";
 /// Connections to one host at a time.
 const PER_HOST: usize = 2;
+/// The manifest is written at most this often while files complete (and
+/// at the end): bounded cost for large mirrors, little lost to a kill.
+const MANIFEST_EVERY: Duration = Duration::from_secs(1);
 
 /// What to mirror, where, and how.
 #[derive(Clone, Debug)]
@@ -74,18 +88,24 @@ impl SyncPlan {
         self.query = Some(text.into());
         self
     }
-    /// Delete the files of resources gone from the catalog (else they are
-    /// kept and reported).
+    /// Delete the files of resources no longer in what the plan covers:
+    /// resources deleted, datasets deleted or left without resources,
+    /// datasets gone from the organizations or the query, or no longer named
+    /// (else they are kept and reported as gone).
     pub fn delete(mut self, yes: bool) -> Self {
         self.delete = yes;
         self
     }
-    /// Report the plan without touching anything.
+    /// Report the plan without touching anything; the summary counts what
+    /// a real run would do.
     pub fn dry_run(mut self, yes: bool) -> Self {
         self.dry_run = yes;
         self
     }
-    /// Re-hash the local copies of hosted files instead of trusting the manifest.
+    /// Check every local copy against the manifest (its size, and its
+    /// checksum when one is recorded) before trusting it; a copy that
+    /// differs is fetched again whole, without conditional headers. (Sizes
+    /// are always compared.)
     pub fn verify(mut self, yes: bool) -> Self {
         self.verify = yes;
         self
@@ -144,14 +164,47 @@ pub enum SyncEvent {
         /// It was deleted (`delete(true)`), else kept.
         deleted: bool,
     },
+    /// The sync could not run at all (a dataset or organization not
+    /// found, a damaged manifest, a folder that cannot be written);
+    /// [`SyncEvent::Finished`] follows.
+    Aborted(SyncAbort),
     /// The sync ended.
     Finished(SyncSummary),
+}
+
+/// Why a sync could not run: the [`Error`], shared by the clones of its
+/// event.
+#[derive(Clone, Debug)]
+pub struct SyncAbort(Arc<Error>);
+
+impl SyncAbort {
+    /// The error.
+    pub fn error(&self) -> &Error {
+        &self.0
+    }
+
+    /// The error itself when this is its last holder, else `self`.
+    pub fn into_error(self) -> Result<Error, SyncAbort> {
+        Arc::try_unwrap(self.0).map_err(SyncAbort)
+    }
+}
+
+impl PartialEq for SyncAbort {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Display for SyncAbort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// What a sync did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncSummary {
-    /// Files fetched for the first time.
+    /// Files fetched for the first time (in a dry run: that would be).
     pub new: usize,
     /// Files fetched again because they changed.
     pub updated: usize,
@@ -163,6 +216,9 @@ pub struct SyncSummary {
     pub gone: usize,
     /// Files that failed.
     pub failed: usize,
+    /// Dry run: remote files whose host would be asked whether they
+    /// changed (fetched only if they did).
+    pub to_check: usize,
     /// Bytes downloaded.
     pub bytes: u64,
 }
@@ -199,30 +255,54 @@ pub struct Manifest {
 
 impl Manifest {
     /// Reads the manifest of a mirror (empty when there is none yet).
+    /// Every path must be relative and stay inside the mirror (normal
+    /// components only): any other is an [`Error::InvalidInput`] naming
+    /// it, so a damaged or hostile manifest never makes a sync write or
+    /// delete outside its folder.
     pub async fn read(dir: &Path) -> Result<Manifest, Error> {
-        match tokio::fs::read(dir.join(MANIFEST)).await {
+        let path = dir.join(MANIFEST);
+        let manifest: Manifest = match tokio::fs::read(&path).await {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 Error::InvalidInput(format!(
-                    "{} is not a sync manifest: {e}",
-                    dir.join(MANIFEST).display()
+                    "{} is not a sync manifest: {e}; move it away to start the mirror's record anew",
+                    path.display()
                 ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
-            Err(e) => Err(io_error(&dir.join(MANIFEST), e)),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        if let Some(bad) = manifest.files.keys().find(|key| !is_mirror_path(key)) {
+            return Err(Error::InvalidInput(format!(
+                "{} names `{bad}`, a path outside the mirror (only relative paths below the folder are allowed): \
+                 the manifest is damaged or was tampered with; remove that entry or the manifest",
+                path.display()
+            )));
         }
+        Ok(manifest)
     }
 
-    async fn write(&self, dir: &Path) -> Result<(), Error> {
-        let path = dir.join(MANIFEST);
-        let temporary = dir.join(format!("{MANIFEST}.tmp"));
+    fn write(&self, dir: &Path) -> Result<(), Error> {
         let text = serde_json::to_vec_pretty(self).expect("a manifest serialises");
-        tokio::fs::write(&temporary, text)
-            .await
-            .map_err(|e| io_error(&temporary, e))?;
-        tokio::fs::rename(&temporary, &path)
-            .await
-            .map_err(|e| io_error(&path, e))
+        write_atomically(&dir.join(MANIFEST), &text, AtomicOptions::default())
     }
+}
+
+/// Whether a manifest key is a path inside the mirror: relative, made of
+/// normal components only (no `..`, `.`, root or drive; no `\\` or `:`,
+/// which other systems read as separators or drives), not empty, and not
+/// the manifest itself.
+fn is_mirror_path(key: &str) -> bool {
+    let path = Path::new(key);
+    !key.is_empty()
+        && key != MANIFEST
+        && !key.contains(['\\', ':'])
+        && key
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        && path.components().count() > 0
 }
 
 /// A resource of the catalog, as the sync needs it.
@@ -237,10 +317,6 @@ struct Remote {
     checksum: Option<Checksum>,
     last_modified: String,
     size: Option<u64>,
-}
-
-fn io_error(path: &Path, error: std::io::Error) -> Error {
-    Error::InvalidInput(format!("{}: {error}", path.display()))
 }
 
 /// A name safe on every file system: letters, digits, `.`, `-`, `_`;
@@ -312,21 +388,17 @@ fn remotes_of(dataset: &Value) -> Vec<Remote> {
 /// A file's name from its URL's last segment when that has an extension,
 /// else from its title.
 fn file_name_of(remote: &Remote) -> String {
-    let from_url = reqwest::Url::parse(&remote.url).ok().and_then(|url| {
-        let last = url.path_segments()?.next_back()?.to_owned();
-        let decoded = url::form_urlencoded::parse(format!("x={last}").as_bytes())
-            .next()?
-            .1
-            .into_owned();
-        decoded.contains('.').then_some(decoded)
-    });
+    let from_url = crate::download::file_name_of(&remote.url);
     safe_name(&from_url.unwrap_or_else(|| remote.title.clone()))
 }
 
 impl Client {
     /// Brings a local mirror up to date; events arrive as a stream that ends
     /// with [`SyncEvent::Finished`]. A file that fails is reported and the
-    /// others go on.
+    /// others go on; a sync that cannot run at all reports
+    /// [`SyncEvent::Aborted`]. Dropping the stream stops the sync: files
+    /// complete by then are in the manifest if it was written since (at
+    /// most a second earlier), the others are resumed next time.
     pub fn sync(&self, plan: SyncPlan) -> BoxStream<'static, SyncEvent> {
         let (sender, receiver) = mpsc::unbounded();
         let client = self.clone();
@@ -336,15 +408,9 @@ impl Client {
                 Ok(summary) => summary,
                 Err(error) => {
                     let _ = events
-                        .send(SyncEvent::Failed {
-                            file: String::new(),
-                            error: error.to_string(),
-                        })
+                        .send(SyncEvent::Aborted(SyncAbort(Arc::new(error))))
                         .await;
-                    SyncSummary {
-                        failed: 1,
-                        ..SyncSummary::default()
-                    }
+                    SyncSummary::default()
                 }
             };
             let _ = events.send(SyncEvent::Finished(summary)).await;
@@ -394,13 +460,33 @@ impl Client {
                 "nothing to sync: name datasets, organizations or a query".into(),
             ));
         }
+        if plan.dir.exists() && !plan.dir.is_dir() {
+            return Err(Error::io(
+                "sync into",
+                &plan.dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "it is a file, not a folder; name a folder",
+                ),
+            ));
+        }
+        // An existing mirror is locked and its manifest checked before any
+        // request; a new one is created only once the catalog was read.
+        let mut lock = match !plan.dry_run && plan.dir.is_dir() {
+            true => lock_folder(&plan.dir)?,
+            false => None,
+        };
+        let mut manifest = Manifest::read(&plan.dir).await?;
+        let datasets = self.catalog(plan).await?;
         if !plan.dry_run {
             tokio::fs::create_dir_all(&plan.dir)
                 .await
-                .map_err(|e| io_error(&plan.dir, e))?;
+                .map_err(|e| Error::io("create the folder", &plan.dir, e))?;
+            if lock.is_none() {
+                lock = lock_folder(&plan.dir)?;
+            }
         }
-        let mut manifest = Manifest::read(&plan.dir).await?;
-        let datasets = self.catalog(plan).await?;
+        let _lock = lock;
         let remotes: Vec<Remote> = datasets.iter().flat_map(remotes_of).collect();
         let send = |event| {
             let _ = events.unbounded_send(event);
@@ -416,7 +502,7 @@ impl Client {
             .iter()
             .map(|(path, entry)| (entry.resource_id.as_str(), path.as_str()))
             .collect();
-        let mut taken: std::collections::HashSet<String> = manifest.files.keys().cloned().collect();
+        let mut taken: HashSet<String> = manifest.files.keys().cloned().collect();
         let mut planned = Vec::new();
         for remote in &remotes {
             let path = match known.get(remote.id.as_str()) {
@@ -448,28 +534,35 @@ impl Client {
             let local = plan.dir.join(&path);
             let entry = manifest.files.get(&path);
             let present = tokio::fs::metadata(&local).await.ok();
+            // The local copy is the one the manifest records: its size
+            // always, its checksum too with `verify`. One that is not is
+            // fetched again whole (no conditional request).
+            let intact = match (entry, &present) {
+                (Some(entry), Some(meta)) if meta.is_file() && meta.len() == entry.size => {
+                    !plan.verify || verify_local(&local, entry.checksum.as_deref()).await
+                }
+                _ => false,
+            };
             // Hosted files, and remote ones whose host gave no validator:
             // the catalog's checksum, else its date and size, decide without
             // a request. Other remote files are asked for conditionally.
             let by_catalog = |entry: &ManifestEntry| {
                 remote.hosted || (entry.etag.is_none() && entry.http_last_modified.is_none())
             };
-            let unchanged = match (entry, &present) {
-                (Some(entry), Some(meta)) if by_catalog(entry) => {
-                    let same = match &remote.checksum {
-                        Some(checksum) => {
-                            entry.checksum.as_deref() == Some(checksum_text(checksum).as_str())
-                        }
-                        None => {
-                            entry.last_modified == remote.last_modified
-                                && remote.size.is_none_or(|s| s == meta.len())
-                        }
-                    };
-                    same && meta.len() == entry.size
-                        && (!plan.verify || verify_local(&local, remote.checksum.as_ref()).await)
-                }
+            let unchanged = match entry {
+                Some(entry) if intact && by_catalog(entry) => match &remote.checksum {
+                    Some(checksum) => {
+                        entry.checksum.as_deref() == Some(checksum_text(checksum).as_str())
+                    }
+                    None => {
+                        entry.last_modified == remote.last_modified
+                            && remote.size.is_none_or(|s| s == entry.size)
+                    }
+                },
                 _ => false,
             };
+            let existed = entry.is_some() && present.is_some();
+            let ask_host = entry.is_some_and(|e| intact && !by_catalog(e));
             if unchanged {
                 summary.unchanged += 1;
                 send(SyncEvent::Skipped {
@@ -477,48 +570,59 @@ impl Client {
                     reason: "unchanged".into(),
                 });
             } else if plan.dry_run {
-                let reason = match (entry, remote.hosted) {
-                    (None, _) => "would fetch (new)",
-                    (Some(_), true) => "would fetch (changed in the catalog)",
-                    (Some(_), false) => "would ask the host whether it changed",
+                let reason = if ask_host {
+                    summary.to_check += 1;
+                    "would ask the host whether it changed"
+                } else if !existed {
+                    summary.new += 1;
+                    "would fetch (new)"
+                } else if !intact {
+                    summary.updated += 1;
+                    "would fetch (the local copy is not the one the manifest records)"
+                } else {
+                    summary.updated += 1;
+                    "would fetch (changed in the catalog)"
                 };
                 send(SyncEvent::Skipped {
                     file: path,
                     reason: reason.into(),
                 });
             } else {
-                let validators = entry
-                    .filter(|_| present.is_some() && !remote.hosted)
-                    .map(|e| Validators {
-                        etag: e.etag.clone(),
-                        last_modified: e.http_last_modified.clone(),
-                    });
-                to_fetch.push((
-                    path,
-                    remote,
-                    validators,
-                    entry.is_some() && present.is_some(),
-                ));
+                let validators = entry.filter(|_| ask_host).map(|e| Validators {
+                    etag: e.etag.clone(),
+                    last_modified: e.http_last_modified.clone(),
+                });
+                to_fetch.push((path, remote, validators, existed));
             }
         }
 
-        // Gone from the catalog.
-        let current: std::collections::HashSet<&str> =
-            remotes.iter().map(|r| r.id.as_str()).collect();
-        let synced: std::collections::HashSet<&str> =
-            remotes.iter().map(|r| r.dataset_id.as_str()).collect();
+        // Gone: every file of the manifest whose resource is not in what
+        // the plan covers now.
+        let current: HashSet<&str> = remotes.iter().map(|r| r.id.as_str()).collect();
         let gone: Vec<String> = manifest
             .files
             .iter()
-            .filter(|(_, e)| {
-                synced.contains(e.dataset_id.as_str()) && !current.contains(e.resource_id.as_str())
-            })
+            .filter(|(_, e)| !current.contains(e.resource_id.as_str()))
             .map(|(path, _)| path.clone())
             .collect();
         for path in gone {
-            let deleted = plan.delete && !plan.dry_run;
-            if deleted {
-                let _ = tokio::fs::remove_file(plan.dir.join(&path)).await;
+            let mut deleted = false;
+            if plan.delete && plan.dry_run {
+                summary.deleted += 1;
+            } else if plan.delete {
+                let local = plan.dir.join(&path);
+                match tokio::fs::remove_file(&local).await {
+                    Ok(()) => deleted = true,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => deleted = true,
+                    Err(e) => {
+                        summary.failed += 1;
+                        send(SyncEvent::Failed {
+                            file: path,
+                            error: Error::io("delete", &local, e).to_string(),
+                        });
+                        continue;
+                    }
+                }
                 manifest.files.remove(&path);
                 summary.deleted += 1;
             } else {
@@ -532,9 +636,11 @@ impl Client {
         if plan.dry_run {
             return Ok(summary);
         }
+        if summary.deleted > 0 {
+            manifest.write(&plan.dir)?;
+        }
 
         let hosts: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
-        // Each result is recorded as soon as its file is done.
         let mut downloads = stream::iter(to_fetch)
             .map(|(path, remote, validators, existed)| {
                 let hosts = hosts.clone();
@@ -555,7 +661,8 @@ impl Client {
                     if let Some(parent) = local.parent()
                         && let Err(error) = tokio::fs::create_dir_all(parent).await
                     {
-                        return (path, remote, existed, Err(io_error(parent, error)));
+                        let error = Error::io("create the folder", parent, error);
+                        return (path, remote, existed, Err(error));
                     }
                     let file = path.clone();
                     let mut options =
@@ -582,7 +689,27 @@ impl Client {
             })
             .buffer_unordered(plan.jobs);
 
-        while let Some((path, remote, existed, download)) = downloads.next().await {
+        // Each result is recorded as soon as its file is done; the manifest
+        // is written when it changed, at most once per MANIFEST_EVERY.
+        let mut written_at = Instant::now();
+        let mut dirty = false;
+        loop {
+            let next = if dirty {
+                let wait = MANIFEST_EVERY.saturating_sub(written_at.elapsed());
+                match tokio::time::timeout(wait, downloads.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        manifest.write(&plan.dir)?;
+                        (dirty, written_at) = (false, Instant::now());
+                        continue;
+                    }
+                }
+            } else {
+                downloads.next().await
+            };
+            let Some((path, remote, existed, download)) = next else {
+                break;
+            };
             match download {
                 Ok(done) if done.not_modified => {
                     summary.unchanged += 1;
@@ -613,6 +740,11 @@ impl Client {
                             fetched_at: chrono::Utc::now().to_rfc3339(),
                         },
                     );
+                    dirty = true;
+                    if written_at.elapsed() >= MANIFEST_EVERY {
+                        manifest.write(&plan.dir)?;
+                        (dirty, written_at) = (false, Instant::now());
+                    }
                     send(SyncEvent::Done {
                         file: path,
                         bytes: done.bytes,
@@ -628,7 +760,7 @@ impl Client {
                 }
             }
         }
-        manifest.write(&plan.dir).await?;
+        manifest.write(&plan.dir)?;
         Ok(summary)
     }
 }
@@ -646,20 +778,43 @@ where
         .collect())
 }
 
-/// Whether a local copy still matches the catalog's checksum (true when
-/// the catalog has none: size and date were compared already).
-async fn verify_local(path: &Path, checksum: Option<&Checksum>) -> bool {
-    let Some(checksum) = checksum else {
+/// Whether a local copy matches the checksum the manifest records
+/// (`kind:hex`; true when none is recorded: its size was compared already).
+async fn verify_local(path: &Path, recorded: Option<&str>) -> bool {
+    let Some((kind, value)) = recorded.and_then(|c| c.split_once(':')) else {
         return true;
     };
-    crate::download::file_checksum(path, checksum.kind)
+    let Some(kind) = ChecksumKind::parse(kind) else {
+        return true;
+    };
+    crate::download::file_checksum(path, kind)
         .await
-        .is_ok_and(|hex| hex == checksum.value)
+        .is_ok_and(|hex| hex.eq_ignore_ascii_case(value))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_relative_paths_inside_the_mirror_are_manifest_paths() {
+        for good in ["jeu/fichier.csv", "a/b/c.txt", "fichier"] {
+            assert!(is_mirror_path(good), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../outside.csv",
+            "jeu/../../outside.csv",
+            "./jeu/a.csv",
+            "jeu/./a.csv",
+            "jeu\\..\\..\\x",
+            MANIFEST,
+            "C:/x",
+        ] {
+            assert!(!is_mirror_path(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn names_are_safe_and_never_empty_or_hidden() {

@@ -37,6 +37,7 @@ use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 
 use crate::{
     Error,
+    atomic_file::{AtomicFile, AtomicOptions, write_atomically},
     query::{Query, Target},
     retry::{Decision, Outcome},
 };
@@ -231,14 +232,18 @@ impl Query {
         mut options: ExportOptions,
     ) -> Result<ExportSummary, Error> {
         options.check()?;
+        // A Parquet footer indexes every row group: it is written whole.
+        let resumable = format.joined() == format;
+        // The destination is checked and locked before any request (a
+        // folder, a missing folder, another export of the same file).
+        let mut atomic = AtomicFile::open(path)?;
+        atomic.keep_on_drop(resumable);
         let files = PartialFiles::beside(path);
         let request = format!(
             "{} {}",
             format.name(),
             self.url(format.endpoint(), &self.query_string(None)?)?
         );
-        // A Parquet footer indexes every row group: it is written whole.
-        let resumable = format.joined() == format;
         let mut restarted = false;
         let mut resumed = None;
         if options.resume
@@ -283,13 +288,14 @@ impl Query {
             }
             None => {
                 files.remove_state();
+                atomic.truncate(0)?;
                 let plan = self.export_plan(format).await?;
                 let fingerprint = self.fingerprint(plan.total).await?;
                 (plan, Run::new(0, JoinState::default(), 0), fingerprint)
             }
         };
         let start = run.done;
-        let mut file = files.open_at(run.bytes).await?;
+        let mut file = files.open_at(&atomic, run.bytes).await?;
         let mut record = |run: &Run| {
             if !resumable {
                 return Ok(());
@@ -312,19 +318,20 @@ impl Query {
             Ok(()) => self.finish(&plan, run).await,
             Err(error) => Err(error),
         };
-        let outcome = async {
-            let summary = result?;
-            file.sync_all().await.map_err(io_error)?;
-            drop(file);
-            tokio::fs::rename(&files.partial, path)
+        let flushed = match result {
+            Ok(summary) => file
+                .flush()
                 .await
-                .map_err(io_error)?;
-            files.remove_state();
-            Ok(summary)
-        }
-        .await;
-        match outcome {
+                .map(|()| summary)
+                .map_err(|e| Error::io("write", &files.partial, e)),
+            Err(error) => Err(error),
+        };
+        drop(file);
+        match flushed {
+            // A rename that fails keeps a resumable partial file and its record.
             Ok(mut summary) => {
+                atomic.commit()?;
+                files.remove_state();
                 summary.resumed_from = (start > 0).then_some(start as u64);
                 summary.restarted = restarted;
                 Ok(summary)
@@ -332,9 +339,10 @@ impl Query {
             Err(error) => {
                 // Keep what a re-run can resume from; drop the rest.
                 let keep = resumable
-                    && !matches!(&error, Error::InvalidInput(m) if m.ends_with(EXPORT_AGAIN));
-                if !keep || files.read_state().is_none() {
-                    let _ = tokio::fs::remove_file(&files.partial).await;
+                    && !matches!(&error, Error::InvalidInput(m) if m.ends_with(EXPORT_AGAIN))
+                    && files.read_state().is_some();
+                atomic.keep_on_drop(keep);
+                if !keep {
                     files.remove_state();
                 }
                 Err(error)
@@ -709,7 +717,7 @@ fn changed_during_retry() -> Error {
 }
 
 fn io_error(error: std::io::Error) -> Error {
-    Error::InvalidInput(format!("cannot write the export: {error}"))
+    Error::io("write", "the export's output", error)
 }
 
 /// What an interrupted export left, recorded beside its partial file.
@@ -737,13 +745,12 @@ struct PartialFiles {
 
 impl PartialFiles {
     fn beside(path: &Path) -> PartialFiles {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let partial = AtomicFile::partial_path(path);
+        let mut state = partial.clone().into_os_string();
+        state.push(".json");
         PartialFiles {
-            partial: path.with_file_name(format!(".{name}.partial")),
-            state: path.with_file_name(format!(".{name}.partial.json")),
+            partial,
+            state: PathBuf::from(state),
         }
     }
 
@@ -759,27 +766,19 @@ impl PartialFiles {
     }
 
     /// The partial file, cut to `bytes` and open at its end.
-    async fn open_at(&self, bytes: u64) -> Result<tokio::fs::File, Error> {
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(bytes == 0)
-            .open(&self.partial)
-            .await
-            .map_err(io_error)?;
-        file.set_len(bytes).await.map_err(io_error)?;
+    async fn open_at(&self, atomic: &AtomicFile, bytes: u64) -> Result<tokio::fs::File, Error> {
+        atomic.truncate(bytes)?;
+        let mut file = atomic.tokio_file()?;
         file.seek(std::io::SeekFrom::Start(bytes))
             .await
-            .map_err(io_error)?;
+            .map_err(|e| Error::io("write", &self.partial, e))?;
         Ok(file)
     }
 
     /// Records the state (written aside, then renamed: never half a record).
     fn write_state(&self, state: &ResumeState) -> Result<(), Error> {
-        let text = serde_json::to_vec(state).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let aside = self.state.with_extension("json.new");
-        std::fs::write(&aside, text).map_err(io_error)?;
-        std::fs::rename(&aside, &self.state).map_err(io_error)
+        let text = serde_json::to_vec(state).expect("a resume state serialises");
+        write_atomically(&self.state, &text, AtomicOptions::default())
     }
 
     fn remove_state(&self) {
