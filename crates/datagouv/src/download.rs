@@ -91,9 +91,12 @@ pub struct Validators {
 
 impl Validators {
     fn of(response: &reqwest::Response) -> Validators {
+        Validators::from_headers(response.headers())
+    }
+
+    fn from_headers(headers: &reqwest::header::HeaderMap) -> Validators {
         let header = |name| {
-            response
-                .headers()
+            headers
                 .get(name)
                 .and_then(|v: &HeaderValue| v.to_str().ok())
                 .map(str::to_owned)
@@ -421,7 +424,7 @@ impl Client {
         // 206 continues the partial file; any other success starts it anew.
         let resumed_from = match (&partial, response.status()) {
             (Some((offset, _)), StatusCode::PARTIAL_CONTENT)
-                if content_range_start(&response) == Some(*offset) =>
+                if content_range_start(response.headers()) == Some(*offset) =>
             {
                 *offset
             }
@@ -432,9 +435,7 @@ impl Client {
             }
             _ => 0,
         };
-        let total = response
-            .content_length()
-            .map(|length| length + resumed_from);
+        let total = expected_total(response.content_length(), resumed_from);
         let mut hasher = options.checksum.as_ref().map(|c| Hasher::new(c.kind));
         let mut owned;
         let (writer, written_to): (&mut (dyn AsyncWrite + Unpin + Send), PathBuf) = match sink {
@@ -539,9 +540,16 @@ pub(crate) fn file_name_of(url: &str) -> Option<String> {
     decoded.contains('.').then_some(decoded)
 }
 
+/// The whole file's size: what is left to come (`Content-Length`, any
+/// number a host sends) after what a resumed download already holds;
+/// `None` when unknown or past `u64`.
+fn expected_total(length: Option<u64>, resumed_from: u64) -> Option<u64> {
+    length?.checked_add(resumed_from)
+}
+
 /// The first byte of a `206` answer's `Content-Range: bytes START-END/LEN`.
-fn content_range_start(response: &reqwest::Response) -> Option<u64> {
-    let range = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+fn content_range_start(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let range = headers.get(CONTENT_RANGE)?.to_str().ok()?;
     range
         .strip_prefix("bytes ")?
         .split('-')
@@ -594,4 +602,24 @@ fn record_path(temporary: &Path) -> PathBuf {
     let mut name = temporary.as_os_str().to_owned();
     name.push(".json");
     PathBuf::from(name)
+}
+
+/// What the fuzz targets reach of the download code (`cargo fuzz` builds
+/// with `--cfg fuzzing`; this module exists only then).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use reqwest::header::{CONTENT_LENGTH, HeaderMap};
+
+    /// Reads every header a download reads, as a download does.
+    pub fn download_headers(headers: &HeaderMap) {
+        let validators = super::Validators::from_headers(headers);
+        let _ = validators.for_if_range();
+        let start = super::content_range_start(headers);
+        let length = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let _ = super::expected_total(length, start.unwrap_or(0));
+    }
 }

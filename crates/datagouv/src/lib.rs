@@ -67,6 +67,10 @@ pub fn path_segment(value: &str) -> Result<String, Error> {
     datagouv_runtime::path_segment(value).map_err(Error::InvalidInput)
 }
 
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use download::fuzzing;
+
 /// What most programs import: the [`Client`], `.items()`/`.pages()` on
 /// every list ([`ListExt`]), `.value()` on every call ([`SendExt`]), and the
 /// `futures` stream traits the streams are read with.
