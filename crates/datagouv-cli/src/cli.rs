@@ -31,8 +31,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes (they may stand before or after it).
-#[derive(Debug, Args)]
+/// Options every command takes (they may stand before or after it). Its
+/// `Debug` output never shows the API key.
+#[derive(Args)]
 pub struct GlobalOptions {
     /// Which data.gouv.fr: `prod` (www.data.gouv.fr) or `demo`
     /// (demo.data.gouv.fr; the Tabular and Metrics APIs stay on production).
@@ -78,6 +79,21 @@ pub struct GlobalOptions {
     /// (`organization.name`) and lists (`resources.title`, `tags.0`).
     #[arg(long, global = true, value_delimiter = ',', value_name = "FIELDS", help_heading = OUTPUT)]
     pub fields: Vec<String>,
+}
+
+impl std::fmt::Debug for GlobalOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalOptions")
+            .field("env", &self.env)
+            .field("main_url", &self.main_url)
+            .field("tabular_url", &self.tabular_url)
+            .field("metrics_url", &self.metrics_url)
+            .field("api_key", &crate::settings::redacted(&self.api_key))
+            .field("config", &self.config)
+            .field("output", &self.output)
+            .field("fields", &self.fields)
+            .finish()
+    }
 }
 
 /// The output format flags (at most one; checked by `Output::new`, as

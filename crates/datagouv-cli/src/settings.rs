@@ -15,8 +15,14 @@ use std::{
 
 use crate::{cli::GlobalOptions, error::CliError, output::Record};
 
-/// What the config file may hold (TOML, every key optional).
-#[derive(Debug, Default, Deserialize, Serialize)]
+/// How the API key shows in `Debug` output: whether one is set, never it.
+pub fn redacted(key: &Option<String>) -> Option<&'static str> {
+    key.as_ref().map(|_| "<redacted>")
+}
+
+/// What the config file may hold (TOML, every key optional). Its `Debug`
+/// output never shows the API key.
+#[derive(Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -29,6 +35,18 @@ struct ConfigFile {
     metrics_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<String>,
+}
+
+impl fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("env", &self.env)
+            .field("main_url", &self.main_url)
+            .field("tabular_url", &self.tabular_url)
+            .field("metrics_url", &self.metrics_url)
+            .field("api_key", &redacted(&self.api_key))
+            .finish()
+    }
 }
 
 /// Where a setting comes from.
@@ -70,8 +88,7 @@ struct ConfigLocation {
     found: bool,
 }
 
-/// The resolved settings.
-#[derive(Debug)]
+/// The resolved settings. Their `Debug` output never shows the API key.
 pub struct Settings {
     env: Setting,
     environment: Environment,
@@ -80,6 +97,24 @@ pub struct Settings {
     metrics_url: Setting,
     api_key: Setting,
     config: ConfigLocation,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let api_key = Setting {
+            value: redacted(&self.api_key.value).map(str::to_owned),
+            source: self.api_key.source.clone(),
+        };
+        f.debug_struct("Settings")
+            .field("env", &self.env)
+            .field("environment", &self.environment)
+            .field("main_url", &self.main_url)
+            .field("tabular_url", &self.tabular_url)
+            .field("metrics_url", &self.metrics_url)
+            .field("api_key", &api_key)
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -399,6 +434,31 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), datagouv::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        use clap::{CommandFactory, FromArgMatches};
+        const KEY: &str = "udata_cli-debug-secret";
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, format!("api_key = \"{KEY}\"\n")).unwrap();
+        let args = ["datagouv", "--api-key", KEY, "--config"];
+        let matches = crate::cli::Cli::command()
+            .get_matches_from(args.into_iter().chain([config.to_str().unwrap(), "me"]));
+        let cli = crate::cli::Cli::from_arg_matches(&matches).unwrap();
+        let settings = Settings::resolve(&cli.global, &matches, false).unwrap();
+        let file: ConfigFile = toml::from_str(&format!("api_key = \"{KEY}\"")).unwrap();
+        for debug in [
+            format!("{cli:?}"),
+            format!("{settings:?}"),
+            format!("{file:?}"),
+        ] {
+            assert!(
+                !debug.contains(KEY) && debug.contains("redacted"),
+                "{debug}"
+            );
+        }
+    }
 
     #[cfg(unix)]
     #[test]

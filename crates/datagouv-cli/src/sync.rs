@@ -83,14 +83,12 @@ pub async fn run(client: &Client, args: SyncArgs, output: &Output) -> Result<(),
     }
     drop(events);
     if let Some(abort) = aborted {
-        let error = match abort.into_error() {
+        let mut error = match abort.into_error() {
             Ok(error) => CliError::from(error),
             Err(abort) => CliError::other(abort),
         };
-        return Err(CliError {
-            message: format!("nothing was synced: {}", error.message),
-            ..error
-        });
+        error.message = format!("nothing was synced: {}", error.message);
+        return Err(error);
     }
     let summary = summary.unwrap_or_default();
     match format {
