@@ -175,6 +175,8 @@ fn event_json(event: &SyncEvent, dry_run: bool) -> Option<Value> {
             value["event"] = "finished".into();
             value
         }
+        // Events a later SDK adds are not printed until the CLI knows them.
+        _ => return None,
     })
 }
 

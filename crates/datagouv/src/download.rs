@@ -36,6 +36,7 @@ use crate::{
 
 /// A checksum algorithm udata records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChecksumKind {
     /// SHA-1.
     Sha1,
@@ -157,6 +158,7 @@ impl DownloadOptions {
 
 /// What a download wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DownloadSummary {
     /// Bytes written.
     pub bytes: u64,

@@ -119,6 +119,7 @@ impl SyncPlan {
 
 /// What a sync reports, in order; [`SyncEvent::Finished`] comes last.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SyncEvent {
     /// The catalog was read: this many files to consider.
     Planned {
@@ -203,6 +204,7 @@ impl std::fmt::Display for SyncAbort {
 
 /// What a sync did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SyncSummary {
     /// Files fetched for the first time (in a dry run: that would be).
     pub new: usize,
