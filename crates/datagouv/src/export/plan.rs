@@ -33,8 +33,10 @@ pub struct ExportPlan {
     pub(crate) method: WindowMethod,
 }
 
-/// How an export's windows are cut.
+/// How an export's windows are cut (more ways may come: match with a `_`
+/// arm).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum WindowMethod {
     /// One request: at most the cap, or an aggregation.
     Single,
@@ -87,6 +89,14 @@ impl Query {
         let endpoint = format.endpoint();
         // Everything the server will read, checked before any request.
         let base = self.query_string(None)?;
+        // Then what the profile tells: every column named exists, every
+        // value suits its column (without a profile, the server tells).
+        if self.is_tabular()
+            && let Some(profile) = self.quiet_profile().await
+            && !profile.columns.is_empty()
+        {
+            self.check_against(&profile)?;
+        }
         let single = |total| {
             Ok(ExportPlan {
                 format,
@@ -128,7 +138,10 @@ impl Query {
         let descending = matches!(self.sorts.first(), Some((_, Order::Desc)));
         let edge = |order| async move {
             let mut query = self.clone().page_size(1);
-            query.columns = vec!["__id".into()];
+            // The Metrics API selects no columns: its rows come whole.
+            if matches!(self.target, Target::Tabular(_)) {
+                query.columns = vec!["__id".into()];
+            }
             query.sorts = vec![("__id".into(), order)];
             let page: RowsPage<Value> = query.page(1).await?;
             page.rows
@@ -176,7 +189,9 @@ impl Query {
         // The boundary reads: the sort columns only, 50 rows a page, the
         // page whose last row is the cap-th after the previous boundary.
         let mut probe = ordered.clone().page_size(50);
-        probe.columns = keys.iter().map(|(c, _)| c.clone()).collect();
+        if matches!(self.target, Target::Tabular(_)) {
+            probe.columns = keys.iter().map(|(c, _)| c.clone()).collect();
+        }
         let boundary_page = EXPORT_CAP / 50;
 
         let mut windows = Vec::new();
