@@ -787,7 +787,7 @@ async fn csv_exports_hold_the_values_of_the_json_export_and_the_pages() {
                     match value {
                         Value::Null => cell.is_empty(),
                         Value::String(text) => cell == text,
-                        other => *cell == other.to_string(),
+                        other => cell.as_str() == other.to_string().as_str(),
                     }
                 };
                 assert!(
@@ -943,4 +943,31 @@ async fn a_slow_window_does_not_make_the_next_one_time_out() {
     assert_eq!(windows.len(), 2, "each window sent once: {windows:#?}");
     let value: Vec<Value> = serde_json::from_slice(&out).unwrap();
     assert_eq!(value.len(), 60_000);
+}
+
+/// A Metrics export past the cap is cut into `__id` ranges like a Tabular
+/// one; the Metrics API selects no columns, so none is asked for.
+#[tokio::test]
+async fn metrics_exports_past_the_cap_are_cut_into_id_ranges() {
+    use crate::fault_server::{Action, FaultServer};
+    let page = |id: u64| format!(r#"{{"data": [{{"__id": {id}}}], "meta": {{"total": 60000}}}}"#);
+    let server = FaultServer::start_routed(move |request| {
+        if request.path.contains("__id__sort=desc") {
+            Action::json(200, &page(60_000))
+        } else {
+            Action::json(200, &page(1))
+        }
+    })
+    .await;
+    let client = Client::builder().metrics_url(server.url()).build().unwrap();
+    let plan = client
+        .metrics_model("resources")
+        .unwrap()
+        .export_plan(ExportFormat::Csv)
+        .await
+        .unwrap();
+    assert_eq!(plan.method(), datagouv::WindowMethod::IdRanges);
+    assert_eq!(plan.windows(), 2);
+    let paths: Vec<String> = server.received().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.iter().all(|p| !p.contains("columns=")), "{paths:#?}");
 }

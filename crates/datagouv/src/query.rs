@@ -712,8 +712,9 @@ impl Query {
         Some(parse_profile(&response.json().await.ok()?))
     }
 
-    /// What the profile says is wrong with the query (a column it lacks, a
-    /// value its column's type cannot hold), for a 400 of the Tabular API.
+    /// What the profile says is wrong with the query's values (one its
+    /// column's type cannot hold), for a 400 of the Tabular API (a column it
+    /// lacks is told by the list of the valid ones).
     async fn mistake(&self) -> Option<String> {
         if !self.is_tabular() {
             return None;
@@ -722,7 +723,7 @@ impl Query {
         if profile.columns.is_empty() {
             return None;
         }
-        self.check_against(&profile).err().map(|e| match e {
+        self.check_values(&profile).err().map(|e| match e {
             Error::InvalidInput(reason) => reason,
             other => other.to_string(),
         })
@@ -970,14 +971,7 @@ impl Query {
             let names: Vec<&str> = profile.columns.iter().map(|c| c.name.as_str()).collect();
             names.join(", ")
         };
-        let mut filters: Vec<&Filter> = self.filters.iter().collect();
-        let mut pending: Vec<&Condition> = self.groups.iter().collect();
-        while let Some(condition) = pending.pop() {
-            match condition {
-                Condition::Filter(filter) => filters.push(filter),
-                Condition::Or(list) | Condition::And(list) => pending.extend(list),
-            }
-        }
+        let filters = self.all_filters();
         let named = self
             .columns
             .iter()
@@ -991,8 +985,27 @@ impl Query {
                 )));
             }
         }
-        for filter in filters {
-            let Some(column) = find(&filter.column) else {
+        self.check_values(profile)
+    }
+
+    /// Every filter, those inside groups included.
+    fn all_filters(&self) -> Vec<&Filter> {
+        let mut filters: Vec<&Filter> = self.filters.iter().collect();
+        let mut pending: Vec<&Condition> = self.groups.iter().collect();
+        while let Some(condition) = pending.pop() {
+            match condition {
+                Condition::Filter(filter) => filters.push(filter),
+                Condition::Or(list) | Condition::And(list) => pending.extend(list),
+            }
+        }
+        filters
+    }
+
+    /// The filters of known columns: operators and values that suit the
+    /// column's type.
+    fn check_values(&self, profile: &Profile) -> Result<(), Error> {
+        for filter in self.all_filters() {
+            let Some(column) = profile.columns.iter().find(|c| c.name == filter.column) else {
                 continue;
             };
             let fits = match column.python_type.as_str() {

@@ -383,6 +383,81 @@ mod tests {
         );
     }
 
+    /// CPU time of the joiner alone and of the rewriter then the joiner,
+    /// on 20 windows of 50,000 rows with a boolean and a timestamp column
+    /// (the typed path) and without them (the plain path):
+    /// `cargo test --release -p datagouv --lib export::csv::tests::throughput -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measure, not a check; run in release"]
+    fn throughput() {
+        use super::super::{
+            ExportFormat,
+            joiner::{JoinState, Joiner},
+        };
+        let mut window = String::from("__id,nom,code,n,x,actif,date,horodatage,note\n");
+        for id in 1..=50_000u64 {
+            let name =
+                ["\"Élodie Dupré\"", "plain", "\"Jean \"\"Jojo\"\" Martin\""][(id % 3) as usize];
+            window.push_str(&format!(
+                "{id},{name},{:05},{},{}.25,{},2024-{:02}-{:02},\"2024-03-30 {:02}:15:00\",\"libellé numéro {id}, texte\"\n",
+                id * 1789 % 99999,
+                id * 37 % 101,
+                id * 3 / 2,
+                if id % 2 == 0 { 't' } else { 'f' },
+                1 + id % 12,
+                1 + id % 28,
+                id % 24,
+            ));
+        }
+        let cpu_nanos = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let chunks: Vec<&[u8]> = window.as_bytes().chunks(64 * 1024).collect();
+        let windows = 20;
+        let bytes = (window.len() * windows) as f64;
+        let mut measure = |name: &str, kinds: Option<&[(&str, Kind)]>| {
+            let mut rewriter = kinds.map(|kinds| {
+                let kinds = kinds.iter().map(|(n, k)| ((*n).to_owned(), *k)).collect();
+                CsvRewriter::new(kinds, Vec::new())
+            });
+            let mut joiner = Joiner::new(ExportFormat::Csv, JoinState::default());
+            let (mut rewritten, mut joined) = (Vec::new(), Vec::new());
+            let started = cpu_nanos();
+            for _ in 0..windows {
+                joiner.start_window();
+                if let Some(rewriter) = &mut rewriter {
+                    rewriter.start_window();
+                }
+                for chunk in &chunks {
+                    match &mut rewriter {
+                        Some(rewriter) => {
+                            rewritten.clear();
+                            rewriter.feed(chunk, &mut rewritten);
+                            joiner.feed(&rewritten, &mut joined);
+                        }
+                        None => joiner.feed(chunk, &mut joined),
+                    }
+                    joined.clear();
+                }
+                joiner.end_window(&mut joined);
+            }
+            let seconds = (cpu_nanos() - started) as f64 / 1e9;
+            println!("{name}: {:.0} MB/s of CPU time", bytes / seconds / 1e6);
+        };
+        measure("joiner alone", None);
+        measure(
+            "rewriter (no boolean or timestamp column) + joiner",
+            Some(&[]),
+        );
+        measure(
+            "rewriter (a boolean and a timestamp column) + joiner",
+            Some(&[("actif", Kind::Bool), ("horodatage", Kind::DateTime)]),
+        );
+    }
+
     #[test]
     fn a_header_with_commas_in_names_is_read_by_the_expected_names() {
         let make = || {
