@@ -113,6 +113,31 @@ impl CsvRewriter {
         self.holding = false;
     }
 
+    /// A chunk of the window's body, rewritten: the chunk itself when
+    /// nothing in it changes (no typed column, no backslash: only the quote
+    /// state is followed, by the parity of its quotes, since `""` inside
+    /// quotes counts two), else `out` holding the rewritten bytes.
+    pub(crate) fn rewrite<'a>(&mut self, chunk: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+        let plain_state = matches!(
+            self.state,
+            State::FieldStart | State::Unquoted | State::Quoted
+        );
+        if !self.typed && plain_state && memchr(b'\\', chunk).is_none() {
+            let quotes = memchr::memchr_iter(b'"', chunk).count();
+            if quotes % 2 == 1 {
+                self.state = if self.state == State::Quoted {
+                    State::Unquoted
+                } else {
+                    State::Quoted
+                };
+            }
+            return chunk;
+        }
+        out.clear();
+        self.feed(chunk, out);
+        out
+    }
+
     /// Rewrites a chunk of the window's body into `out`.
     pub(crate) fn feed(&mut self, mut rest: &[u8], out: &mut Vec<u8>) {
         while !rest.is_empty() {
@@ -349,8 +374,11 @@ mod tests {
             let mut rewriter = make();
             let mut out = Vec::new();
             rewriter.start_window();
-            rewriter.feed(&body.as_bytes()[..cut], &mut out);
-            rewriter.feed(&body.as_bytes()[cut..], &mut out);
+            let mut scratch = Vec::new();
+            for piece in [&body.as_bytes()[..cut], &body.as_bytes()[cut..]] {
+                let rewritten = rewriter.rewrite(piece, &mut scratch);
+                out.extend_from_slice(rewritten);
+            }
             rewriter.end_window(&mut out);
             assert_eq!(String::from_utf8(out).unwrap(), whole, "cut at {cut}");
         }
@@ -376,10 +404,10 @@ mod tests {
 
     #[test]
     fn without_typed_columns_only_the_quoting_is_rewritten() {
-        let body = "a,b\n1,\"x\\\\y\"\n2,t\n";
+        let body = "a,b\n1,\"q \"\"z\"\" w\"\n2,\"x\\\\y\"\n3,t\n4,\"\"\"\"\n5,\"\\\\\"\n";
         assert_eq!(
             rewrite_split_everywhere(rewriter, body),
-            "a,b\n1,\"x\\y\"\n2,t\n"
+            "a,b\n1,\"q \"\"z\"\" w\"\n2,\"x\\y\"\n3,t\n4,\"\"\"\"\n5,\"\\\"\n"
         );
     }
 
@@ -434,9 +462,8 @@ mod tests {
                 for chunk in &chunks {
                     match &mut rewriter {
                         Some(rewriter) => {
-                            rewritten.clear();
-                            rewriter.feed(chunk, &mut rewritten);
-                            joiner.feed(&rewritten, &mut joined);
+                            let bytes = rewriter.rewrite(chunk, &mut rewritten);
+                            joiner.feed(bytes, &mut joined);
                         }
                         None => joiner.feed(chunk, &mut joined),
                     }

@@ -726,9 +726,8 @@ impl Sink {
     fn feed(&mut self, chunk: &[u8]) {
         match &mut self.rewriter {
             Some(rewriter) => {
-                self.rewritten.clear();
-                rewriter.feed(chunk, &mut self.rewritten);
-                self.joiner.feed(&self.rewritten, &mut self.joined);
+                let bytes = rewriter.rewrite(chunk, &mut self.rewritten);
+                self.joiner.feed(bytes, &mut self.joined);
             }
             None => self.joiner.feed(chunk, &mut self.joined),
         }
