@@ -277,6 +277,7 @@ impl Query {
                 windows,
                 total: state.total,
                 method: state.method,
+                profile: None,
             };
             Some((plan, state))
         });
@@ -386,7 +387,7 @@ impl Query {
             })
             .buffered(options.parallel);
         let mut sink = Sink {
-            rewriter: self.csv_rewriter(plan.format).await?,
+            rewriter: self.csv_rewriter(plan).await?,
             rewritten: Vec::new(),
             encoder: Encoder::new(self, plan.format).await?,
             joiner: Joiner::new(plan.format.joined(), run.join),
@@ -472,13 +473,16 @@ impl Query {
 
     /// The rewriter of a CSV export: the Tabular profile tells the columns
     /// whose values the server writes otherwise than the JSON path.
-    async fn csv_rewriter(&self, format: ExportFormat) -> Result<Option<CsvRewriter>, Error> {
-        if format != ExportFormat::Csv {
+    async fn csv_rewriter(&self, plan: &ExportPlan) -> Result<Option<CsvRewriter>, Error> {
+        if plan.format != ExportFormat::Csv {
             return Ok(None);
         }
         let (kinds, expected) = match &self.target {
             Target::Tabular(_) => {
-                let profile = self.profile().await?;
+                let profile = match &plan.profile {
+                    Some(profile) => profile.clone(),
+                    None => self.profile().await?,
+                };
                 let expected = if self.columns.is_empty() && self.aggregates.is_empty() {
                     std::iter::once("__id".to_owned())
                         .chain(profile.columns.iter().map(|c| c.name.clone()))

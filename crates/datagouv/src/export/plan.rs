@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::{EXPORT_CAP, ExportFormat};
 use crate::{
     Error,
-    query::{Condition, Filter, Op, Order, Query, RowsPage, Target},
+    query::{Condition, Filter, Op, Order, Profile, Query, RowsPage, Target},
 };
 
 /// The requests an export makes, computed before the first row is fetched.
@@ -31,6 +31,9 @@ pub struct ExportPlan {
     pub(crate) total: Option<u64>,
     /// How the windows were cut.
     pub(crate) method: WindowMethod,
+    /// The Tabular profile read while planning (the CSV export's column
+    /// types come from it; none when it could not be read).
+    pub(crate) profile: Option<Profile>,
 }
 
 /// How an export's windows are cut (more ways may come: match with a `_`
@@ -91,11 +94,12 @@ impl Query {
         let base = self.query_string(None)?;
         // Then what the profile tells: every column named exists, every
         // value suits its column (without a profile, the server tells).
-        if self.is_tabular()
-            && let Some(profile) = self.quiet_profile().await
-            && !profile.columns.is_empty()
-        {
-            self.check_against(&profile)?;
+        let profile = match self.is_tabular() {
+            true => self.quiet_profile().await.filter(|p| !p.columns.is_empty()),
+            false => None,
+        };
+        if let Some(profile) = &profile {
+            self.check_against(profile)?;
         }
         let single = |total| {
             Ok(ExportPlan {
@@ -103,6 +107,7 @@ impl Query {
                 windows: vec![self.url(endpoint, &base)?],
                 total,
                 method: WindowMethod::Single,
+                profile: profile.clone(),
             })
         };
         if !self.aggregates.is_empty() {
@@ -122,6 +127,7 @@ impl Query {
                 windows,
                 total: Some(total),
                 method: WindowMethod::IdRanges,
+                profile,
             });
         }
         Ok(ExportPlan {
@@ -129,6 +135,7 @@ impl Query {
             windows: self.keyset_windows(endpoint, total).await?,
             total: Some(total),
             method: WindowMethod::Keyset,
+            profile,
         })
     }
 
