@@ -32,6 +32,10 @@ pub enum Action {
     ResetBeforeReading,
     /// Send the head and `body`'s first half, wait this long, then the rest.
     Slow(std::time::Duration, String),
+    /// Send the head, then `body` in this many pieces with this wait before
+    /// each: a body slower in all than a read timeout that no single wait
+    /// exceeds.
+    Trickle(std::time::Duration, usize, String),
     /// Act as a proxy: send the request on to this server and relay its
     /// answer, whole, or only its head and this many body bytes before
     /// closing the connection (a download cut on the way).
@@ -242,6 +246,18 @@ async fn answer(stream: &mut TcpStream, action: Action, raw: &[u8]) -> bool {
                 let _ = stream.write_all(&body.as_bytes()[..half]).await;
                 tokio::time::sleep(delay).await;
                 let _ = stream.write_all(&body.as_bytes()[half..]).await;
+            }
+            Action::Trickle(wait, pieces, body) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: application/json\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let size = body.len().div_ceil(pieces.max(1));
+                for piece in body.as_bytes().chunks(size.max(1)) {
+                    tokio::time::sleep(wait).await;
+                    let _ = stream.write_all(piece).await;
+                }
             }
             Action::Truncated(declared, body) => {
                 let answer = format!(

@@ -12,6 +12,7 @@ use datagouv::{
     Client, Condition, ExportFormat, ExportOptions, Filter, Op, Order, Query, RowsPage,
 };
 use datagouv_tests::Stack;
+use futures::TryStreamExt;
 use serde_json::{Map, Value};
 use std::{
     collections::HashSet,
@@ -640,10 +641,17 @@ async fn window_edges_the_server_cannot_be_told_fail_before_any_row() {
         .collect();
     let count = serde_json::json!({"data": [{"nom": "x", "__id": 1}], "meta": {"total": 120_000}});
     let page = serde_json::json!({"data": edge, "meta": {"total": 120_000}});
-    let server = crate::fault_server::FaultServer::start(vec![
-        crate::fault_server::Action::json(200, &count.to_string()),
-        crate::fault_server::Action::json(200, &page.to_string()),
-    ])
+    let (count, page) = (count.to_string(), page.to_string());
+    let server = crate::fault_server::FaultServer::start_routed(move |request| {
+        use crate::fault_server::Action;
+        if request.path.contains("/profile/") {
+            Action::json(404, r#"{"message": "no profile"}"#)
+        } else if request.path.contains("page_size=1&") || request.path.ends_with("page_size=1") {
+            Action::json(200, &count)
+        } else {
+            Action::json(200, &page)
+        }
+    })
     .await;
     let query = client(&server.url())
         .tabular_resource("10000000-0000-4000-8000-000000000006")
@@ -662,7 +670,12 @@ async fn window_edges_the_server_cannot_be_told_fail_before_any_row() {
     );
     assert!(error.to_string().contains("commas"), "{error}");
     assert!(out.is_empty(), "nothing written");
-    let paths: Vec<String> = server.received().iter().map(|r| r.path.clone()).collect();
+    let paths: Vec<String> = server
+        .received()
+        .iter()
+        .map(|r| r.path.clone())
+        .filter(|p| !p.contains("/profile/"))
+        .collect();
     assert_eq!(paths.len(), 2, "{paths:?}");
     assert!(
         paths.iter().all(|p| !p.contains("/data/csv/")),
@@ -708,12 +721,102 @@ fn typed(field: &str, arrow_type: &str) -> Value {
     match arrow_type {
         "int64" => Value::from(field.parse::<i64>().unwrap()),
         "double" => Value::from(field.parse::<f64>().unwrap()),
-        "bool" => Value::from(matches!(field, "t" | "true")),
-        "timestamp[us]" => Value::from(field.replace(' ', "T")),
-        // PostgREST's CSV doubles backslashes (`C:\temp` is sent as
-        // `C:\\temp`); the Parquet file holds the value itself.
-        _ => Value::from(field.replace("\\\\", "\\")),
+        "bool" => Value::from(field == "true"),
+        // The CSV export writes values as the JSON path does.
+        _ => Value::from(field),
     }
+}
+
+/// One resource, one set of values, whatever the path: the CSV export
+/// holds, cell for cell, the values of the JSON export and of the pages
+/// (`true`/`false`, `2024-03-30T22:15:00`, `C:\temp` with one backslash,
+/// names quoted as CSV quotes them), where api-tabular's CSV has `t`/`f`,
+/// `2024-03-30 22:15:00`, `C:\\temp` and bare names.
+#[tokio::test]
+async fn csv_exports_hold_the_values_of_the_json_export_and_the_pages() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let client = client(stack.get("TABULAR_URL"));
+    let query = client.tabular_resource(stack.get("RID_TYPES")).unwrap();
+    let profile = query.profile().await.unwrap();
+    let json_columns: Vec<&str> = profile
+        .columns
+        .iter()
+        .filter(|c| c.python_type == "json")
+        .map(|c| c.name.as_str())
+        .collect();
+    for selected in [
+        None,
+        Some(vec!["actif", "horodatage", "élément", "avg.views"]),
+    ] {
+        let query = match &selected {
+            Some(columns) => query.clone().columns(columns.clone()),
+            None => query.clone(),
+        };
+        let (csv, summary) = export(&query, ExportFormat::Csv, ExportOptions::default()).await;
+        let (json, _) = export(&query, ExportFormat::Json, ExportOptions::default()).await;
+        let json: Vec<Map<String, Value>> = serde_json::from_slice(&json).unwrap();
+        let pages: Vec<Map<String, Value>> = query
+            .clone()
+            .page_size(50)
+            .rows()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(json, pages, "the JSON export is the pages");
+        let (header, records) = read_csv(&csv);
+        assert_eq!(summary.rows, 30);
+        assert_eq!(
+            header,
+            json[0].keys().cloned().collect::<Vec<_>>(),
+            "the CSV header names the JSON keys, in order"
+        );
+        assert_eq!(records.len(), json.len());
+        let mut seen = HashSet::new();
+        for (record, row) in records.iter().zip(&json) {
+            for (name, cell) in header.iter().zip(record) {
+                let value = &row[name];
+                let same = if json_columns.contains(&name.as_str()) {
+                    // JSON text, as the column holds it.
+                    match value {
+                        Value::Null => cell.is_empty(),
+                        value => serde_json::from_str::<Value>(cell).ok().as_ref() == Some(value),
+                    }
+                } else {
+                    match value {
+                        Value::Null => cell.is_empty(),
+                        Value::String(text) => cell == text,
+                        other => cell.as_str() == other.to_string().as_str(),
+                    }
+                };
+                assert!(
+                    same,
+                    "`{name}` of row {}: CSV {cell:?}, JSON {value}",
+                    row["__id"]
+                );
+                seen.insert(name.clone());
+            }
+        }
+        assert!(seen.contains("actif") && seen.contains("horodatage"));
+    }
+    // The kinds seen, by name: nothing left in the server's own rendering.
+    let (csv, _) = export(&query, ExportFormat::Csv, ExportOptions::default()).await;
+    let text = String::from_utf8(csv).unwrap();
+    assert!(
+        text.starts_with("__id,")
+            && text
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(",\"say \"\"hi\"\"\"")
+    );
+    assert!(text.contains(",true,") && text.contains(",false,") && !text.contains(",t,"));
+    assert!(
+        text.contains("2024-03-30T22:15:00")
+            && text.contains("C:\\temp")
+            && !text.contains("C:\\\\temp")
+    );
 }
 
 #[tokio::test]
@@ -786,4 +889,85 @@ async fn parquet_exports_read_back_by_pyarrow_equal_the_csv_export() {
         assert_eq!(row_groups, groups, "a row group per window");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A window waiting its turn keeps reading its answer: window 1's body
+/// takes longer in all than the read timeout (no single wait does), and
+/// window 2, whose answer came at once, is not timed out and sent again.
+#[tokio::test]
+async fn a_slow_window_does_not_make_the_next_one_time_out() {
+    use crate::fault_server::{Action, FaultServer};
+    let rows = |ids: std::ops::RangeInclusive<u64>| {
+        let items: Vec<String> = ids.map(|id| format!("{{\"__id\":{id}}}")).collect();
+        format!("[{}]", items.join(","))
+    };
+    let page = |id: u64| format!(r#"{{"data": [{{"__id": {id}}}], "meta": {{"total": 60000}}}}"#);
+    let (first, second) = (rows(1..=50_000), rows(50_001..=60_000));
+    let server = FaultServer::start_routed(move |request| {
+        let path = &request.path;
+        if path.contains("/data/json/") && path.contains("__id__greater=1&") {
+            Action::Trickle(Duration::from_millis(300), 4, first.clone())
+        } else if path.contains("/data/json/") {
+            Action::json(200, &second)
+        } else if path.contains("__id__sort=desc") {
+            Action::json(200, &page(60_000))
+        } else {
+            Action::json(200, &page(1))
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .tabular_url(server.url())
+        .read_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let query = client
+        .tabular_resource("10000000-0000-4000-8000-000000000005")
+        .unwrap();
+    let mut out = Vec::new();
+    let summary = query
+        .export(
+            ExportFormat::Json,
+            &mut out,
+            ExportOptions::default().parallel(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!((summary.rows, summary.windows), (60_000, 2));
+    let windows: Vec<String> = server
+        .received()
+        .iter()
+        .map(|r| r.path.clone())
+        .filter(|p| p.contains("/data/json/"))
+        .collect();
+    assert_eq!(windows.len(), 2, "each window sent once: {windows:#?}");
+    let value: Vec<Value> = serde_json::from_slice(&out).unwrap();
+    assert_eq!(value.len(), 60_000);
+}
+
+/// A Metrics export past the cap is cut into `__id` ranges like a Tabular
+/// one; the Metrics API selects no columns, so none is asked for.
+#[tokio::test]
+async fn metrics_exports_past_the_cap_are_cut_into_id_ranges() {
+    use crate::fault_server::{Action, FaultServer};
+    let page = |id: u64| format!(r#"{{"data": [{{"__id": {id}}}], "meta": {{"total": 60000}}}}"#);
+    let server = FaultServer::start_routed(move |request| {
+        if request.path.contains("__id__sort=desc") {
+            Action::json(200, &page(60_000))
+        } else {
+            Action::json(200, &page(1))
+        }
+    })
+    .await;
+    let client = Client::builder().metrics_url(server.url()).build().unwrap();
+    let plan = client
+        .metrics_model("resources")
+        .unwrap()
+        .export_plan(ExportFormat::Csv)
+        .await
+        .unwrap();
+    assert_eq!(plan.method(), datagouv::WindowMethod::IdRanges);
+    assert_eq!(plan.windows(), 2);
+    let paths: Vec<String> = server.received().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.iter().all(|p| !p.contains("columns=")), "{paths:#?}");
 }

@@ -226,7 +226,7 @@ pub struct ListQuery {
 #[derive(Debug, Args, Clone, Copy)]
 pub struct ListLimit {
     /// At most this many items.
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_limit)]
     pub limit: u64,
 
     /// Every item, however many (overrides --limit).
@@ -237,6 +237,18 @@ pub struct ListLimit {
     /// to 50 rows [default: --limit, up to 100 items or 50 rows].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: Option<u32>,
+}
+
+/// Reads `--limit`: a whole number from 1; 0 is refused with what to write
+/// instead.
+fn parse_limit(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("0 items is no list: give 1 or more, or --all for every item".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{text}` is not a number of items: give a whole number from 1, or --all for every item"
+        )),
+    }
 }
 
 impl ListLimit {
@@ -423,6 +435,14 @@ pub struct QueryArgs {
     #[arg(long, value_name = "COL__OP=VALUE")]
     pub filter: Vec<String>,
 
+    /// Sort by a column, `column:asc` or `column:desc` (repeatable, in order).
+    #[arg(long, value_name = "COL:ORDER")]
+    pub sort: Vec<String>,
+}
+
+/// `or`/`and` groups of a Tabular query (the Metrics API has none).
+#[derive(Debug, Args, Default)]
+pub struct GroupArgs {
     /// An `or`/`and` group of conditions (repeatable; all must hold), e.g.
     /// --where 'or(dep__exact=75, and(montant__greater=1000, statut__isnull))'.
     /// Items are `column__operator=value` as in --filter, or nested
@@ -432,10 +452,6 @@ pub struct QueryArgs {
     /// a contains/notcontains value; such a group is refused before sending.
     #[arg(long = "where", value_name = "GROUP")]
     pub groups: Vec<String>,
-
-    /// Sort by a column, `column:asc` or `column:desc` (repeatable, in order).
-    #[arg(long, value_name = "COL:ORDER")]
-    pub sort: Vec<String>,
 }
 
 /// How an export runs.
@@ -525,6 +541,9 @@ pub enum TabularCommand {
         /// Filters and sorts.
         #[command(flatten)]
         query: QueryArgs,
+        /// Or/and groups.
+        #[command(flatten)]
+        groups: GroupArgs,
         /// Columns and aggregates.
         #[command(flatten)]
         tabular: TabularArgs,
@@ -547,6 +566,9 @@ pub enum TabularCommand {
         /// Filters and sorts.
         #[command(flatten)]
         query: QueryArgs,
+        /// Or/and groups.
+        #[command(flatten)]
+        groups: GroupArgs,
         /// Only these columns (comma-separated).
         #[arg(long, value_delimiter = ',', value_name = "A,B")]
         columns: Vec<String>,

@@ -12,7 +12,8 @@ use std::{io::IsTerminal, path::Path};
 
 use crate::{
     cli::{
-        ExportArgs, FileFormat, MetricsCommand, QueryArgs, RowsArgs, TabularArgs, TabularCommand,
+        ExportArgs, FileFormat, GroupArgs, MetricsCommand, QueryArgs, RowsArgs, TabularArgs,
+        TabularCommand,
     },
     error::CliError,
     output::{Output, Record},
@@ -80,10 +81,25 @@ pub fn parse_condition(text: &str) -> Result<Condition, CliError> {
     let group = [("or(", true), ("and(", false)]
         .into_iter()
         .find(|(open, _)| text.starts_with(open));
-    let Some((open, is_or)) = group else {
-        return Ok(parse_filter(text)?.into());
-    };
     let bad = |why: String| CliError::usage(why).with_hint(GROUP_HINT);
+    let Some((open, is_or)) = group else {
+        let filter = parse_filter(text);
+        // `xor(…)`, `not(…)`, `OR(…)`: a word and a parenthesis that do not
+        // read as a filter on a column with balanced parentheses.
+        let unbalanced =
+            |f: &Filter| f.column().matches('(').count() != f.column().matches(')').count();
+        if let Some(at) = text.find('(')
+            && !text[..at].is_empty()
+            && text[..at].chars().all(|c| c.is_alphanumeric() || c == '_')
+            && filter.as_ref().map_or(true, unbalanced)
+        {
+            return Err(bad(format!(
+                "`{}(` is not a group: groups are `or(…)` and `and(…)`, in lower case",
+                &text[..at]
+            )));
+        }
+        return Ok(filter?.into());
+    };
     let Some(inner) = text[open.len()..].strip_suffix(')') else {
         return Err(bad(format!(
             "`{text}` is not a group: it does not end with `)`"
@@ -114,10 +130,28 @@ pub fn parse_condition(text: &str) -> Result<Condition, CliError> {
     if items.iter().any(|item| item.trim().is_empty()) {
         return Err(bad(format!("`{text}` has an empty item")));
     }
-    let conditions = items
-        .into_iter()
-        .map(|item| parse_condition(item).map_err(|e| e.with_hint(GROUP_HINT)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut conditions = Vec::new();
+    for item in items {
+        let condition = parse_condition(item).map_err(|e| e.with_hint(GROUP_HINT))?;
+        if let Condition::Filter(filter) = &condition
+            && matches!(filter.op(), Op::In | Op::NotIn)
+        {
+            let (column, op) = (filter.column(), filter.op().name());
+            let each = if filter.op() == Op::In {
+                format!("or({column}__exact=A, {column}__exact=B)")
+            } else {
+                format!("and({column}__differs=A, {column}__differs=B)")
+            };
+            return Err(CliError::usage(format!(
+                "`{column}__{op}` cannot stand inside a group: the server takes no list there, and the group's commas \
+                 would split the list"
+            ))
+            .with_hint(format!(
+                "write one condition per value, {each}, or give the list to --filter {column}__{op}=A,B"
+            )));
+        }
+        conditions.push(condition);
+    }
     Ok(if is_or {
         Condition::Or(conditions)
     } else {
@@ -130,6 +164,15 @@ pub fn parse_sort(text: &str) -> Result<(String, Order), CliError> {
     let (column, order) = match text.rsplit_once(':') {
         Some((column, "asc")) => (column, Order::Asc),
         Some((column, "desc")) => (column, Order::Desc),
+        Some((column, order)) if !column.is_empty() && !order.is_empty() => {
+            return Err(CliError::usage(format!(
+                "`{text}` is not a sort: the order `{order}` is neither asc nor desc"
+            ))
+            .with_hint(format!(
+                "write --sort {column}:asc or --sort {column}:desc (a column whose name holds `:` takes its order \
+                 too: --sort {text}:asc)"
+            )));
+        }
         _ if !text.is_empty() && !text.ends_with(':') => (text, Order::Asc),
         _ => ("", Order::Asc),
     };
@@ -166,12 +209,17 @@ fn with_query_args(mut query: Query, args: &QueryArgs) -> Result<Query, CliError
     for text in &args.filter {
         query = query.with_filter(parse_filter(text)?);
     }
-    for text in &args.groups {
-        query = query.group(parse_condition(text)?);
-    }
     for text in &args.sort {
         let (column, order) = parse_sort(text)?;
         query = query.sort(column, order);
+    }
+    Ok(query)
+}
+
+/// Adds `--where` to a query.
+fn with_groups(mut query: Query, args: &GroupArgs) -> Result<Query, CliError> {
+    for text in &args.groups {
+        query = query.group(parse_condition(text)?);
     }
     Ok(query)
 }
@@ -231,10 +279,12 @@ pub async fn tabular(
         TabularCommand::Query {
             rid,
             query,
+            groups,
             tabular,
             rows,
         } => {
             let built = with_query_args(client.tabular_resource(&rid)?, &query)?;
+            let built = with_groups(built, &groups)?;
             let built = with_tabular_args(built, &tabular)?;
             print_rows(built, &rows, output).await
         }
@@ -243,10 +293,13 @@ pub async fn tabular(
             file,
             format,
             query,
+            groups,
             columns,
             export: how,
         } => {
+            let format = export_format(&file, format, true)?;
             let built = with_query_args(client.tabular_resource(&rid)?, &query)?;
+            let built = with_groups(built, &groups)?;
             let built = with_tabular_args(
                 built,
                 &TabularArgs {
@@ -254,13 +307,7 @@ pub async fn tabular(
                     ..TabularArgs::default()
                 },
             )?;
-            let format = match format {
-                Some(FileFormat::Json) => ExportFormat::Json,
-                Some(FileFormat::Csv) => ExportFormat::Csv,
-                Some(FileFormat::Parquet) => ExportFormat::Parquet,
-                None => ExportFormat::from_path(&file).unwrap_or(ExportFormat::Csv),
-            };
-            export(built, format, &file, &how, output).await
+            export(built, true, format, &file, &how, output).await
         }
     }
 }
@@ -282,13 +329,70 @@ pub async fn metrics(
             query,
             export: how,
         } => {
+            let format = export_format(&file, None, false)?;
             let built = with_query_args(client.metrics_model(&model)?, &query)?;
-            export(built, ExportFormat::Csv, &file, &how, output).await
+            export(built, false, format, &file, &how, output).await
         }
     }
 }
 
-/// Prints the rows of a query, at most `--limit`.
+/// The format of an export: `--format`, else the file's extension (`.csv`,
+/// `.json`, `.parquet`; none is CSV). Any other extension, and a format the
+/// API cannot export (Metrics: CSV only), is refused before any request.
+fn export_format(
+    file: &Path,
+    flag: Option<FileFormat>,
+    tabular: bool,
+) -> Result<ExportFormat, CliError> {
+    let extension = file
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let format = match (flag, extension.as_deref()) {
+        (Some(FileFormat::Json), _) => ExportFormat::Json,
+        (Some(FileFormat::Csv), _) => ExportFormat::Csv,
+        (Some(FileFormat::Parquet), _) => ExportFormat::Parquet,
+        (None, None) => ExportFormat::Csv,
+        (None, Some(extension)) => ExportFormat::parse(extension).ok_or_else(|| {
+            let formats = if tabular {
+                "CSV, JSON or Parquet: name the file .csv, .json or .parquet, or give --format"
+            } else {
+                "CSV: name the file .csv"
+            };
+            CliError::usage(format!(
+                "`{}`: the export writes no `.{extension}` files",
+                file.display()
+            ))
+            .with_hint(format!("it writes {formats}"))
+        })?,
+    };
+    if !tabular && format != ExportFormat::Csv {
+        return Err(CliError::usage(format!(
+            "`{}`: the Metrics API exports CSV only, not {}",
+            file.display(),
+            format.name()
+        ))
+        .with_hint("name the file .csv (`datagouv tabular export` writes JSON and Parquet)"));
+    }
+    Ok(format)
+}
+
+/// The fields of the summary an export prints.
+const EXPORT_SUMMARY: [&str; 9] = [
+    "file",
+    "rows",
+    "bytes",
+    "windows",
+    "windows_requested",
+    "windows_retried",
+    "resumed_from_window",
+    "restarted",
+    "unreadable_values",
+];
+
+/// Prints the rows of a query, at most `--limit`. Every row of a Tabular
+/// query (`--all` without `--page-size`) is read through the export (a
+/// request per 50,000 rows, not per 50). Nothing is printed before the
+/// first answer is in, and `--fields` must name columns of the rows.
 async fn print_rows(query: Query, args: &RowsArgs, output: &Output) -> Result<(), CliError> {
     let max = args.limit.max();
     let page_size = args
@@ -297,22 +401,182 @@ async fn print_rows(query: Query, args: &RowsArgs, output: &Output) -> Result<()
     let query = query.page_size(page_size);
     // Refuse what cannot be sent before printing anything.
     query.query_string(Some(1))?;
-    let rows = query
-        .rows::<Record>()
-        .take(max.unwrap_or(usize::MAX))
-        .map_err(rows_error);
+    let exported = max.is_none() && args.page_size.is_none() && query.is_tabular();
+    let rows = if exported {
+        exported_rows(query)
+    } else {
+        query
+            .rows::<Record>()
+            .take(max.unwrap_or(usize::MAX))
+            .map_err(rows_error)
+            .boxed()
+    };
+    let mut rows = rows.peekable();
+    match std::pin::Pin::new(&mut rows).peek().await {
+        Some(Err(_)) => {
+            return Err(rows
+                .next()
+                .await
+                .expect("peeked")
+                .expect_err("peeked an error"));
+        }
+        Some(Ok(first)) => check_fields(output.fields(), first)?,
+        None => {}
+    }
     output.print_stream(rows, None).await
+}
+
+/// Refuses `--fields` that name no column of the rows (`first` is one).
+fn check_fields(fields: &[String], first: &Record) -> Result<(), CliError> {
+    let columns: Vec<&str> = first.keys().collect();
+    match fields
+        .iter()
+        .find(|f| !columns.contains(&f.split('.').next().unwrap_or_default()))
+    {
+        Some(field) => Err(CliError::usage(format!(
+            "--fields names `{field}`, which is no column of these rows; the columns are: {}",
+            columns.join(", ")
+        ))
+        .with_hint("--fields takes column names (comma-separated); `datagouv tabular profile <rid>` lists them")),
+        None => Ok(()),
+    }
+}
+
+/// Every row of a Tabular query, read from its JSON export as it streams
+/// (the export runs on its own task; its error ends the rows).
+fn exported_rows(query: Query) -> futures::stream::BoxStream<'static, Result<Record, CliError>> {
+    use tokio::io::AsyncReadExt;
+    let (mut writer, reader) = tokio::io::duplex(256 * 1024);
+    let task = tokio::spawn(async move {
+        let result = query
+            .export(ExportFormat::Json, &mut writer, ExportOptions::default())
+            .await;
+        drop(writer);
+        result
+    });
+    let state = (
+        reader,
+        JsonItems::default(),
+        Some(task),
+        vec![0u8; 64 * 1024],
+    );
+    futures::stream::unfold(
+        state,
+        |(mut reader, mut items, mut task, mut buffer)| async move {
+            loop {
+                if let Some(item) = items.ready.pop_front() {
+                    let row = std::str::from_utf8(&item)
+                        .map_err(|e| {
+                            CliError::other(format!("the export sent a row that is not UTF-8: {e}"))
+                        })
+                        .and_then(Record::from_json);
+                    return Some((row, (reader, items, task, buffer)));
+                }
+                let read = match reader.read(&mut buffer).await {
+                    Ok(read) => read,
+                    Err(error) => {
+                        let error = CliError::other(format!("cannot read the export: {error}"));
+                        return Some((Err(error), (reader, items, None, buffer)));
+                    }
+                };
+                if read > 0 {
+                    items.push(&buffer[..read]);
+                    continue;
+                }
+                // The end: the export's own outcome.
+                let outcome = match task.take()?.await {
+                    Ok(Ok(_)) => return None,
+                    Ok(Err(error)) => rows_error(error),
+                    Err(join) => CliError::other(format!("the export stopped: {join}")),
+                };
+                return Some((Err(outcome), (reader, items, None, buffer)));
+            }
+        },
+    )
+    .boxed()
+}
+
+/// Splits a JSON array, as it streams, into the text of its items.
+#[derive(Default)]
+struct JsonItems {
+    /// The text of the item being read.
+    item: Vec<u8>,
+    /// Items complete, not yet taken.
+    ready: std::collections::VecDeque<Vec<u8>>,
+    /// Saw the array's `[`.
+    opened: bool,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonItems {
+    fn push(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if self.depth == 0 {
+                match byte {
+                    b'[' if !self.opened => self.opened = true,
+                    b'{' | b'[' => {
+                        self.depth = 1;
+                        self.item.push(byte);
+                    }
+                    // `,`, blanks and the closing `]` between items.
+                    _ => {}
+                }
+                continue;
+            }
+            self.item.push(byte);
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if byte == b'\\' {
+                    self.escaped = true;
+                } else if byte == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        self.ready.push_back(std::mem::take(&mut self.item));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Exports a query to a file, with a progress bar on a terminal.
 async fn export(
     query: Query,
+    tabular: bool,
     format: ExportFormat,
     file: &Path,
     how: &ExportArgs,
     output: &Output,
 ) -> Result<(), CliError> {
     query.query_string(None)?;
+    if let Some(field) = output
+        .fields()
+        .iter()
+        .find(|f| !EXPORT_SUMMARY.contains(&f.split('.').next().unwrap_or_default()))
+    {
+        let columns = if tabular {
+            "; to export only some columns use --columns A,B"
+        } else {
+            ""
+        };
+        return Err(CliError::usage(format!(
+            "--fields picks fields of the summary an export prints ({}), and `{field}` is none of them",
+            EXPORT_SUMMARY.join(", ")
+        ))
+        .with_hint(format!("drop --fields{columns}")));
+    }
     let bar = progress_bar();
     let shown = bar.clone();
     let options = ExportOptions::default()
@@ -463,6 +727,77 @@ mod tests {
             assert_eq!(error.code, crate::error::EXIT_USAGE, "{bad}");
             assert!(error.hint.is_some(), "{bad}");
         }
+        // The real mistake is named: a group word, a list inside a group.
+        for (bad, says) in [
+            ("xor(a__exact=1)", "`xor(` is not a group"),
+            ("OR(a__exact=1)", "`OR(` is not a group"),
+            (
+                "or(code__in=75,69)",
+                "`code__in` cannot stand inside a group",
+            ),
+            (
+                "and(b__exact=1, or(code__notin=1))",
+                "`code__notin` cannot stand",
+            ),
+        ] {
+            let error = parse_condition(bad).unwrap_err();
+            assert!(error.message.contains(says), "{bad}: {}", error.message);
+        }
+        // Parentheses in a value or a column name are still a filter.
+        assert!(parse_condition("nom__exact=a(b)").is_ok());
+        assert!(parse_condition("f(x)__exact=g(y)").is_ok());
+    }
+
+    #[test]
+    fn export_formats_come_from_the_flag_or_the_extension_or_are_refused() {
+        let format = |file: &str, flag, tabular| export_format(Path::new(file), flag, tabular);
+        assert_eq!(format("a.CSV", None, true).unwrap(), ExportFormat::Csv);
+        assert_eq!(format("a", None, true).unwrap(), ExportFormat::Csv);
+        assert_eq!(format("a.json", None, true).unwrap(), ExportFormat::Json);
+        assert_eq!(
+            format("a.parquet", None, true).unwrap(),
+            ExportFormat::Parquet
+        );
+        assert_eq!(
+            format("a.xlsx", Some(FileFormat::Json), true).unwrap(),
+            ExportFormat::Json
+        );
+        assert!(
+            format("a.xlsx", None, true)
+                .unwrap_err()
+                .message
+                .contains("no `.xlsx` files")
+        );
+        for file in ["a.json", "a.parquet"] {
+            assert!(
+                format(file, None, false)
+                    .unwrap_err()
+                    .message
+                    .contains("CSV only")
+            );
+        }
+    }
+
+    #[test]
+    fn json_items_are_split_whatever_the_chunks() {
+        let text = br#"[{"a":"}],\"{","b":[1,{"c":2}]},
+ {"d":null}]
+"#;
+        for cut in 0..text.len() {
+            let mut items = JsonItems::default();
+            items.push(&text[..cut]);
+            items.push(&text[cut..]);
+            let got: Vec<String> = items
+                .ready
+                .iter()
+                .map(|i| String::from_utf8(i.clone()).unwrap())
+                .collect();
+            assert_eq!(
+                got,
+                [r#"{"a":"}],\"{","b":[1,{"c":2}]}"#, r#"{"d":null}"#],
+                "cut at {cut}"
+            );
+        }
     }
 
     #[test]
@@ -470,6 +805,13 @@ mod tests {
         assert_eq!(parse_sort("a:b:desc").unwrap(), ("a:b".into(), Order::Desc));
         assert_eq!(parse_sort("score").unwrap(), ("score".into(), Order::Asc));
         assert!(parse_sort("score:").is_err());
+        let up = parse_sort("score:up").unwrap_err();
+        assert!(
+            up.message.contains("`up` is neither asc nor desc"),
+            "{}",
+            up.message
+        );
+        assert_eq!(parse_sort("a:b:asc").unwrap(), ("a:b".into(), Order::Asc));
         assert!(parse_sort(":desc").is_err());
         assert_eq!(
             parse_aggregate("score:avg").unwrap(),

@@ -19,8 +19,10 @@ use crate::{Client, Error, error::excerpt};
 /// The largest page the servers serve.
 pub const MAX_PAGE_SIZE: u32 = 50;
 
-/// A filter operator of the Tabular and Metrics APIs.
+/// A filter operator of the Tabular and Metrics APIs (the servers may add
+/// more: match with a `_` arm).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Op {
     /// Equal to the value.
     Exact,
@@ -376,8 +378,10 @@ pub enum Order {
 }
 
 /// An aggregation of the Tabular API (on indexed columns of listed
-/// resources) or the Metrics API.
+/// resources) or the Metrics API (the servers may add more: match with a
+/// `_` arm).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Aggregate {
     /// Group by this column.
     GroupBy,
@@ -540,6 +544,11 @@ impl Query {
         self
     }
 
+    /// Whether the query reads a Tabular API resource (else a Metrics model).
+    pub fn is_tabular(&self) -> bool {
+        matches!(self.target, Target::Tabular(_))
+    }
+
     /// The query string, checked: everything the server will read, or the
     /// reason it cannot be sent. `paging` adds `page` and `page_size`.
     pub fn query_string(&self, paging: Option<u64>) -> Result<String, Error> {
@@ -668,12 +677,15 @@ impl Query {
                 "{message}: aggregation is limited to the resources the Tabular API lists in /api/aggregation-exceptions/, \
                  and to their indexed columns"
             ),
-            400 => match self.valid_columns().await {
-                Some(columns) => format!(
-                    "{message}; the valid columns of {what} are: {}",
-                    columns.join(", ")
-                ),
-                None => message,
+            400 => match self.mistake().await {
+                Some(mistake) => format!("{message}: {mistake}"),
+                None => match self.valid_columns().await {
+                    Some(columns) => format!(
+                        "{message}; the valid columns of {what} are: {}",
+                        columns.join(", ")
+                    ),
+                    None => message,
+                },
             },
             404 => format!(
                 "{message}: no {what} in this API (is it a CSV/XLS resource the Tabular API has processed?)"
@@ -698,6 +710,23 @@ impl Query {
             .await
             .ok()?;
         Some(parse_profile(&response.json().await.ok()?))
+    }
+
+    /// What the profile says is wrong with the query's values (one its
+    /// column's type cannot hold), for a 400 of the Tabular API (a column it
+    /// lacks is told by the list of the valid ones).
+    async fn mistake(&self) -> Option<String> {
+        if !self.is_tabular() {
+            return None;
+        }
+        let profile = self.quiet_profile().await?;
+        if profile.columns.is_empty() {
+            return None;
+        }
+        self.check_values(&profile).err().map(|e| match e {
+            Error::InvalidInput(reason) => reason,
+            other => other.to_string(),
+        })
     }
 
     async fn valid_columns(&self) -> Option<Vec<String>> {
@@ -782,6 +811,64 @@ impl Query {
         })
         .flatten()
         .boxed()
+    }
+}
+
+/// What is wrong with `value` for a column of this profile type (what it
+/// holds and how to write it), or `None` when the server can read it.
+fn value_mistake(python_type: &str, value: &str) -> Option<String> {
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let is_date = |text: &str| {
+        let parts: Vec<&str> = text.split('-').collect();
+        parts.len() == 3
+            && parts[0].len() == 4
+            && parts[1].len() == 2
+            && parts[2].len() == 2
+            && parts.iter().all(|p| digits(p))
+    };
+    let with_point = value.replace(',', ".");
+    match python_type {
+        "int" if value.trim().parse::<i64>().is_err() => {
+            Some(match with_point.trim().parse::<f64>() {
+                Ok(number) if number.is_finite() => format!(
+                    "holds whole numbers, and `{value}` is none: write one, e.g. {}",
+                    number.trunc()
+                ),
+                _ => format!("holds whole numbers, and `{value}` is none: write one, e.g. 42"),
+            })
+        }
+        "float" if value.trim().parse::<f64>().is_err() => {
+            Some(match with_point.trim().parse::<f64>() {
+                Ok(_) => format!("holds numbers, written with a point: write {with_point}"),
+                Err(_) => format!("holds numbers, and `{value}` is none: write one, e.g. 3.5"),
+            })
+        }
+        "date" if !is_date(value.trim()) => Some(format!(
+            "holds dates, and `{value}` is none: write YYYY-MM-DD, e.g. 2024-01-31"
+        )),
+        "datetime"
+            if !value.trim().get(..10).is_some_and(|day| {
+                is_date(day)
+                    && value.trim()[10..]
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || " T:.+-Z".contains(c))
+            }) =>
+        {
+            Some(format!(
+                "holds date-times, and `{value}` is none: write YYYY-MM-DDTHH:MM:SS, e.g. 2024-01-31T08:30:00"
+            ))
+        }
+        "bool"
+            if ![
+                "true", "false", "t", "f", "yes", "no", "on", "off", "1", "0",
+            ]
+            .contains(&value.trim().to_ascii_lowercase().as_str()) =>
+        {
+            Some(format!(
+                "holds booleans, and `{value}` is none: write true or false"
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -873,20 +960,18 @@ impl Query {
     /// operators must suit the column types (JSON columns take only
     /// `isnull`/`isnotnull`; dates cannot be searched with `contains`).
     pub async fn check_columns(&self) -> Result<(), Error> {
-        let profile = self.profile().await?;
+        self.check_against(&self.profile().await?)
+    }
+
+    /// [`Query::check_columns`] with a profile already read; values must
+    /// also suit their column's type (`100,5` in a number column, say).
+    pub(crate) fn check_against(&self, profile: &Profile) -> Result<(), Error> {
         let find = |name: &str| profile.columns.iter().find(|c| c.name == name);
         let valid = || {
             let names: Vec<&str> = profile.columns.iter().map(|c| c.name.as_str()).collect();
             names.join(", ")
         };
-        let mut filters: Vec<&Filter> = self.filters.iter().collect();
-        let mut pending: Vec<&Condition> = self.groups.iter().collect();
-        while let Some(condition) = pending.pop() {
-            match condition {
-                Condition::Filter(filter) => filters.push(filter),
-                Condition::Or(list) | Condition::And(list) => pending.extend(list),
-            }
-        }
+        let filters = self.all_filters();
         let named = self
             .columns
             .iter()
@@ -900,8 +985,27 @@ impl Query {
                 )));
             }
         }
-        for filter in filters {
-            let Some(column) = find(&filter.column) else {
+        self.check_values(profile)
+    }
+
+    /// Every filter, those inside groups included.
+    fn all_filters(&self) -> Vec<&Filter> {
+        let mut filters: Vec<&Filter> = self.filters.iter().collect();
+        let mut pending: Vec<&Condition> = self.groups.iter().collect();
+        while let Some(condition) = pending.pop() {
+            match condition {
+                Condition::Filter(filter) => filters.push(filter),
+                Condition::Or(list) | Condition::And(list) => pending.extend(list),
+            }
+        }
+        filters
+    }
+
+    /// The filters of known columns: operators and values that suit the
+    /// column's type.
+    fn check_values(&self, profile: &Profile) -> Result<(), Error> {
+        for filter in self.all_filters() {
+            let Some(column) = profile.columns.iter().find(|c| c.name == filter.column) else {
                 continue;
             };
             let fits = match column.python_type.as_str() {
@@ -917,6 +1021,19 @@ impl Query {
                     column.python_type,
                     filter.column
                 )));
+            }
+            if matches!(filter.op, Op::Contains | Op::NotContains) {
+                continue;
+            }
+            for value in &filter.values {
+                if let Some(mistake) = value_mistake(&column.python_type, value) {
+                    return Err(Error::InvalidInput(format!(
+                        "`{}__{}={value}`: the column `{}` {mistake}",
+                        filter.column,
+                        filter.op.name(),
+                        filter.column
+                    )));
+                }
             }
         }
         Ok(())

@@ -307,7 +307,7 @@ fn find_structure(text: &[u8]) -> Option<usize> {
 }
 
 /// A CSV field, quoted when it must be.
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

@@ -21,6 +21,7 @@
 //! table that changes during the export, or a row count that differs from
 //! the server's, is an error, never a silently wrong file.
 
+mod csv;
 mod joiner;
 #[cfg(feature = "parquet")]
 mod parquet;
@@ -35,6 +36,7 @@ use std::{
 };
 use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 
+use self::csv::CsvRewriter;
 use crate::{
     Error,
     atomic_file::{AtomicFile, AtomicOptions, write_atomically},
@@ -55,8 +57,10 @@ const EXPORT_AGAIN: &str = "export again";
 /// The most windows an export keeps in flight.
 pub const MAX_PARALLEL_WINDOWS: usize = 4;
 
-/// The document an export writes.
+/// The document an export writes (more may come, and Parquet exists only
+/// with the `parquet` feature: match with a `_` arm).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExportFormat {
     /// CSV, as the server writes it (comma-separated, one header).
     Csv,
@@ -278,6 +282,7 @@ impl Query {
                 windows,
                 total: state.total,
                 method: state.method,
+                profile: None,
             };
             Some((plan, state))
         });
@@ -380,10 +385,18 @@ impl Query {
         W: AsyncWrite + Unpin + Send,
     {
         let windows = &plan.windows;
+        // Each request on its own task: a window waiting its turn keeps
+        // being polled, so its answer is read as it comes and its read
+        // timeout does not run out while an earlier window is written.
         let mut responses = futures::stream::iter(run.done..windows.len())
-            .map(|index| async move { self.get_at(windows[index].clone()).await })
+            .map(|index| {
+                let (query, url) = (self.clone(), windows[index].clone());
+                on_task(async move { query.get_at(url).await })
+            })
             .buffered(options.parallel);
         let mut sink = Sink {
+            rewriter: self.csv_rewriter(plan).await?,
+            rewritten: Vec::new(),
             encoder: Encoder::new(self, plan.format).await?,
             joiner: Joiner::new(plan.format.joined(), run.join),
             joined: Vec::with_capacity(256 * 1024),
@@ -399,14 +412,14 @@ impl Query {
         while let Some(response) = responses.next().await {
             let index = run.done;
             let mut body = WindowBody::new(self, windows[index].clone(), response?);
-            sink.joiner.start_window();
+            sink.start_window();
             while let Some(chunk) = body.next().await? {
-                sink.joiner.feed(&chunk, &mut sink.joined);
+                sink.feed(&chunk);
                 if sink.joined.len() >= 256 * 1024 {
                     sink.emit(writer, options).await?;
                 }
             }
-            sink.joiner.end_window(&mut sink.joined);
+            sink.end_window();
             if index + 1 == windows.len() {
                 // The server sends no CSV header for an empty result.
                 let header = if sink.joiner.needs_header() {
@@ -464,6 +477,37 @@ impl Query {
             restarted: false,
             unreadable: run.unreadable,
         })
+    }
+
+    /// The rewriter of a CSV export: the Tabular profile tells the columns
+    /// whose values the server writes otherwise than the JSON path.
+    async fn csv_rewriter(&self, plan: &ExportPlan) -> Result<Option<CsvRewriter>, Error> {
+        if plan.format != ExportFormat::Csv {
+            return Ok(None);
+        }
+        let (kinds, expected) = match &self.target {
+            Target::Tabular(_) => {
+                let profile = match &plan.profile {
+                    Some(profile) => profile.clone(),
+                    None => self.profile().await?,
+                };
+                let expected = if self.columns.is_empty() && self.aggregates.is_empty() {
+                    std::iter::once("__id".to_owned())
+                        .chain(profile.columns.iter().map(|c| c.name.clone()))
+                        .collect()
+                } else {
+                    self.columns.clone()
+                };
+                let kinds = profile
+                    .columns
+                    .into_iter()
+                    .map(|c| (c.name, self::csv::Kind::of(&c.python_type)))
+                    .collect();
+                (kinds, expected)
+            }
+            Target::Metrics(_) => (Default::default(), Vec::new()),
+        };
+        Ok(Some(CsvRewriter::new(kinds, expected)))
     }
 
     /// The CSV header of an export with no rows (the server then sends
@@ -666,8 +710,13 @@ impl<'a> WindowBody<'a> {
     }
 }
 
-/// The document being written: window bodies joined, encoded, written.
+/// The document being written: window bodies rewritten (CSV), joined,
+/// encoded, written.
 struct Sink {
+    /// CSV: the server's record text rewritten as the JSON path's values.
+    rewriter: Option<CsvRewriter>,
+    /// Rewritten bytes of the current chunk.
+    rewritten: Vec<u8>,
     encoder: Encoder,
     joiner: Joiner,
     /// Joined bytes not yet encoded.
@@ -678,6 +727,33 @@ struct Sink {
 }
 
 impl Sink {
+    fn start_window(&mut self) {
+        if let Some(rewriter) = &mut self.rewriter {
+            rewriter.start_window();
+        }
+        self.joiner.start_window();
+    }
+
+    /// Joins a chunk of the current window (rewritten first, for CSV).
+    fn feed(&mut self, chunk: &[u8]) {
+        match &mut self.rewriter {
+            Some(rewriter) => {
+                let bytes = rewriter.rewrite(chunk, &mut self.rewritten);
+                self.joiner.feed(bytes, &mut self.joined);
+            }
+            None => self.joiner.feed(chunk, &mut self.joined),
+        }
+    }
+
+    fn end_window(&mut self) {
+        if let Some(rewriter) = &mut self.rewriter {
+            self.rewritten.clear();
+            rewriter.end_window(&mut self.rewritten);
+            self.joiner.feed(&self.rewritten, &mut self.joined);
+        }
+        self.joiner.end_window(&mut self.joined);
+    }
+
     /// Encodes and writes the joined bytes, and tells the progress callback.
     async fn emit<W: AsyncWrite + Unpin>(
         &mut self,
@@ -706,6 +782,39 @@ impl Sink {
             self.out.clear();
         }
         Ok(())
+    }
+}
+
+/// Runs `call` on a task of the current runtime (in place outside one);
+/// the task is aborted when the returned future is dropped (an export that
+/// fails leaves no request behind).
+fn on_task<T: Send + 'static>(
+    call: impl Future<Output = Result<T, Error>> + Send + 'static,
+) -> impl Future<Output = Result<T, Error>> + Send {
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let task = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => Ok(runtime.spawn(call)),
+        Err(_) => Err(call),
+    };
+    async move {
+        match task {
+            Ok(task) => {
+                let _abort = AbortOnDrop(task.abort_handle());
+                match task.await {
+                    Ok(result) => result,
+                    Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                    Err(_) => Err(Error::InvalidInput(
+                        "the runtime shut down while a window was being requested".into(),
+                    )),
+                }
+            }
+            Err(call) => call.await,
+        }
     }
 }
 

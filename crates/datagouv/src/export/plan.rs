@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::{EXPORT_CAP, ExportFormat};
 use crate::{
     Error,
-    query::{Condition, Filter, Op, Order, Query, RowsPage, Target},
+    query::{Condition, Filter, Op, Order, Profile, Query, RowsPage, Target},
 };
 
 /// The requests an export makes, computed before the first row is fetched.
@@ -31,10 +31,15 @@ pub struct ExportPlan {
     pub(crate) total: Option<u64>,
     /// How the windows were cut.
     pub(crate) method: WindowMethod,
+    /// The Tabular profile read while planning (the CSV export's column
+    /// types come from it; none when it could not be read).
+    pub(crate) profile: Option<Profile>,
 }
 
-/// How an export's windows are cut.
+/// How an export's windows are cut (more ways may come: match with a `_`
+/// arm).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum WindowMethod {
     /// One request: at most the cap, or an aggregation.
     Single,
@@ -87,12 +92,22 @@ impl Query {
         let endpoint = format.endpoint();
         // Everything the server will read, checked before any request.
         let base = self.query_string(None)?;
+        // Then what the profile tells: every column named exists, every
+        // value suits its column (without a profile, the server tells).
+        let profile = match self.is_tabular() {
+            true => self.quiet_profile().await.filter(|p| !p.columns.is_empty()),
+            false => None,
+        };
+        if let Some(profile) = &profile {
+            self.check_against(profile)?;
+        }
         let single = |total| {
             Ok(ExportPlan {
                 format,
                 windows: vec![self.url(endpoint, &base)?],
                 total,
                 method: WindowMethod::Single,
+                profile: profile.clone(),
             })
         };
         if !self.aggregates.is_empty() {
@@ -112,6 +127,7 @@ impl Query {
                 windows,
                 total: Some(total),
                 method: WindowMethod::IdRanges,
+                profile,
             });
         }
         Ok(ExportPlan {
@@ -119,6 +135,7 @@ impl Query {
             windows: self.keyset_windows(endpoint, total).await?,
             total: Some(total),
             method: WindowMethod::Keyset,
+            profile,
         })
     }
 
@@ -128,7 +145,10 @@ impl Query {
         let descending = matches!(self.sorts.first(), Some((_, Order::Desc)));
         let edge = |order| async move {
             let mut query = self.clone().page_size(1);
-            query.columns = vec!["__id".into()];
+            // The Metrics API selects no columns: its rows come whole.
+            if matches!(self.target, Target::Tabular(_)) {
+                query.columns = vec!["__id".into()];
+            }
             query.sorts = vec![("__id".into(), order)];
             let page: RowsPage<Value> = query.page(1).await?;
             page.rows
@@ -176,7 +196,9 @@ impl Query {
         // The boundary reads: the sort columns only, 50 rows a page, the
         // page whose last row is the cap-th after the previous boundary.
         let mut probe = ordered.clone().page_size(50);
-        probe.columns = keys.iter().map(|(c, _)| c.clone()).collect();
+        if matches!(self.target, Target::Tabular(_)) {
+            probe.columns = keys.iter().map(|(c, _)| c.clone()).collect();
+        }
         let boundary_page = EXPORT_CAP / 50;
 
         let mut windows = Vec::new();
