@@ -431,7 +431,12 @@ fn check_fields(fields: &[String], first: &Record) -> Result<(), CliError> {
     let columns: Vec<&str> = first.keys().collect();
     match fields
         .iter()
-        .find(|f| !columns.contains(&f.split('.').next().unwrap_or_default()))
+        // A column's own name may hold a dot (`avg.views`); else the
+        // first part of a dotted path must be a column.
+        .find(|f| {
+            !columns.contains(&f.as_str())
+                && !columns.contains(&f.split('.').next().unwrap_or_default())
+        })
     {
         Some(field) => Err(CliError::usage(format!(
             "--fields names `{field}`, which is no column of these rows; the columns are: {}",

@@ -472,8 +472,15 @@ impl Client {
         };
         let mut written = resumed_from;
         let mut body = response.bytes_stream();
+        let mut broken = None;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(Error::Transport)?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    broken = Some(Error::Transport(error));
+                    break;
+                }
+            };
             if let Some(hasher) = hasher.as_mut() {
                 hasher.update(&chunk);
             }
@@ -486,10 +493,17 @@ impl Client {
                 callback(written, total);
             }
         }
+        // Flushed even when the body broke: every byte that arrived is in
+        // the partial file before the error returns (a tokio file writes on
+        // a worker thread, and a process that exits would lose the last
+        // writes, making the next run ask for them again).
         writer
             .flush()
             .await
             .map_err(|e| Error::io("write", &written_to, e))?;
+        if let Some(error) = broken {
+            return Err(error);
+        }
         if total.is_some_and(|total| total != written) {
             return Err(Error::InvalidInput(format!(
                 "the download stopped after {written} of {} bytes; {}",
