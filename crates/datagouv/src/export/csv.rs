@@ -446,7 +446,7 @@ mod tests {
         let chunks: Vec<&[u8]> = window.as_bytes().chunks(64 * 1024).collect();
         let windows = 20;
         let bytes = (window.len() * windows) as f64;
-        let mut measure = |name: &str, kinds: Option<&[(&str, Kind)]>| {
+        let measure = |name: &str, kinds: Option<&[(&str, Kind)]>| {
             let mut rewriter = kinds.map(|kinds| {
                 let kinds = kinds.iter().map(|(n, k)| ((*n).to_owned(), *k)).collect();
                 CsvRewriter::new(kinds, Vec::new())
