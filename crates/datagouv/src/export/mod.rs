@@ -121,6 +121,7 @@ impl ExportFormat {
 
 /// How far an export is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Progress {
     /// Rows written.
     pub rows: u64,
@@ -185,6 +186,7 @@ impl ExportOptions {
 
 /// What an export wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExportSummary {
     /// Rows written.
     pub rows: u64,

@@ -128,6 +128,7 @@ enum Values {
 
 /// What the encoder wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParquetStats {
     /// Rows written.
     pub rows: u64,
