@@ -23,6 +23,25 @@ use std::{
 
 use crate::Error;
 
+/// How long [`AtomicFile::open`] waits for a lock that is held: a writer
+/// of this process that was just dropped releases it once its last write
+/// finishes on a worker thread (a cancelled export started again at once);
+/// another process that really writes the file holds it longer.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Takes the lock on `file`, waiting up to [`LOCK_WAIT`] for its holder.
+fn lock_soon(file: &File) -> Result<(), std::fs::TryLockError> {
+    let started = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A file being written under a hidden, locked partial name beside its
 /// target, renamed over the target by [`AtomicFile::commit`]; see the
 /// module documentation.
@@ -87,7 +106,7 @@ impl AtomicFile {
             let file = open
                 .open(&partial)
                 .map_err(|e| Error::io("create", &partial, e))?;
-            match file.try_lock() {
+            match lock_soon(&file) {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => {
                     return Err(Error::io(
