@@ -262,6 +262,13 @@ pub fn write_atomically(target: &Path, bytes: &[u8], options: AtomicOptions) -> 
     file.commit()
 }
 
+/// Whether `path` is written with a final separator (`dir/`): it names a
+/// folder, whether or not one exists.
+pub(crate) fn ends_with_separator(path: &Path) -> bool {
+    let text = path.as_os_str().to_string_lossy();
+    text.ends_with('/') || (cfg!(windows) && text.ends_with('\\'))
+}
+
 /// Checks that `target` can name a file: it has a file name, is not a
 /// folder, and its folder exists.
 pub fn check_target(target: &Path) -> Result<(), Error> {
@@ -278,8 +285,7 @@ pub fn check_target(target: &Path) -> Result<(), Error> {
             ),
         )
     };
-    let text = target.as_os_str().to_string_lossy();
-    if text.ends_with('/') || (cfg!(windows) && text.ends_with('\\')) {
+    if ends_with_separator(target) {
         return Err(is_folder("it names a folder"));
     }
     if target.file_name().is_none() {

@@ -267,11 +267,9 @@ impl Client {
             Some(file) => file,
             None => AtomicFile::open(&path.join(name))?,
         };
-        let resumable = options.resumable;
-        file.keep_on_drop(resumable);
-        if !resumable {
-            file.truncate(0)?;
-        }
+        // What a non-resumable download finds in the partial file is
+        // truncated by `download_to` (it starts at byte 0).
+        file.keep_on_drop(options.resumable);
         let target = file.target().to_path_buf();
         let record = record_path(file.partial());
         let result = self.download_to(url, Sink::File(&file), options).await;
@@ -330,16 +328,21 @@ impl Client {
                 let url = format!(
                     "{}/datasets/r/{}",
                     self.main_v1_root(),
-                    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+                    crate::path_segment(id)?
                 );
-                let name = file_name_of(&resource.1).unwrap_or_else(|| resource.2.clone());
-                (url, if name.is_empty() { id.clone() } else { name })
+                let title = if resource.2.is_empty() {
+                    id
+                } else {
+                    &resource.2
+                };
+                let name = local_file_name(&resource.1, title);
+                (url, name)
             }
-            DownloadSource::Url(url) => (url.clone(), file_name_of(url).unwrap_or_default()),
+            DownloadSource::Url(url) => (url.clone(), local_file_name(url, "")),
         };
         let parsed = reqwest::Url::parse(&url)
             .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?;
-        Ok((parsed, crate::safe_name(&name)))
+        Ok((parsed, name))
     }
 
     /// The checksum the catalog records for a resource, if any, its URL
@@ -540,13 +543,18 @@ impl Client {
 /// Whether a download's `path` names a folder to save the file in: an
 /// existing folder, or a path ending with a separator.
 fn names_a_folder(path: &Path) -> bool {
-    let text = path.as_os_str().to_string_lossy();
-    text.ends_with('/') || (cfg!(windows) && text.ends_with('\\')) || path.is_dir()
+    crate::atomic_file::ends_with_separator(path) || path.is_dir()
+}
+
+/// The local name of a file: its URL's last segment when that has an
+/// extension, else `title`, made safe ([`crate::safe_name`]).
+pub(crate) fn local_file_name(url: &str, title: &str) -> String {
+    crate::safe_name(&file_name_of(url).unwrap_or_else(|| title.to_owned()))
 }
 
 /// The decoded last segment of a URL's path, when it looks like a file
 /// name (it has an extension).
-pub(crate) fn file_name_of(url: &str) -> Option<String> {
+fn file_name_of(url: &str) -> Option<String> {
     let url = reqwest::Url::parse(url).ok()?;
     let last = url.path_segments()?.next_back()?.to_owned();
     let decoded = url::form_urlencoded::parse(format!("x={last}").as_bytes())

@@ -390,8 +390,7 @@ fn remotes_of(dataset: &Value) -> Vec<Remote> {
 /// A file's name from its URL's last segment when that has an extension,
 /// else from its title.
 fn file_name_of(remote: &Remote) -> String {
-    let from_url = crate::download::file_name_of(&remote.url);
-    safe_name(&from_url.unwrap_or_else(|| remote.title.clone()))
+    crate::download::local_file_name(&remote.url, &remote.title)
 }
 
 impl Client {
