@@ -20,6 +20,7 @@ mod publish;
 mod query;
 mod rate_limit;
 mod retry;
+mod spawned;
 mod sync;
 mod transport;
 mod upload;

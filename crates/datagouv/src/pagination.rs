@@ -177,7 +177,8 @@ async fn decoded<P>(call: impl Future<Output = PageResult<P>>) -> Result<P, Erro
 
 /// Runs one page's request, reading and decoding on a worker thread of the
 /// current Tokio runtime when there is one (else on the polling task). The
-/// work starts when the returned future is first polled. With `slots`, the
+/// work starts when the returned future is first polled, and stops when it
+/// is dropped. With `slots`, the
 /// request first takes a slot, which it gives back once the answer's body
 /// is read (`datagouv_runtime::slot`), before the page is decoded.
 fn off_task<P: Send + 'static>(
@@ -195,16 +196,7 @@ fn off_task<P: Send + 'static>(
             None => None,
         };
         let call = datagouv_runtime::slot::scope(slot, call);
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => match runtime.spawn(call).await {
-                Ok(page) => page,
-                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                Err(_) => Err(Error::InvalidInput(
-                    "the runtime shut down while a page was being read".into(),
-                )),
-            },
-            Err(_) => call.await,
-        }
+        crate::spawned::on_task(call, "a page was being read").await
     })
 }
 

@@ -23,6 +23,8 @@
 
 mod csv;
 mod joiner;
+#[cfg(test)]
+mod measure;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod plan;
@@ -393,7 +395,10 @@ impl Query {
         let mut responses = futures::stream::iter(run.done..windows.len())
             .map(|index| {
                 let (query, url) = (self.clone(), windows[index].clone());
-                on_task(async move { query.get_at(url).await })
+                crate::spawned::on_task(
+                    async move { query.get_at(url).await },
+                    "a window was being requested",
+                )
             })
             .buffered(options.parallel);
         let mut sink = Sink {
@@ -784,39 +789,6 @@ impl Sink {
             self.out.clear();
         }
         Ok(())
-    }
-}
-
-/// Runs `call` on a task of the current runtime (in place outside one);
-/// the task is aborted when the returned future is dropped (an export that
-/// fails leaves no request behind).
-fn on_task<T: Send + 'static>(
-    call: impl Future<Output = Result<T, Error>> + Send + 'static,
-) -> impl Future<Output = Result<T, Error>> + Send {
-    struct AbortOnDrop(tokio::task::AbortHandle);
-    impl Drop for AbortOnDrop {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
-    }
-    let task = match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => Ok(runtime.spawn(call)),
-        Err(_) => Err(call),
-    };
-    async move {
-        match task {
-            Ok(task) => {
-                let _abort = AbortOnDrop(task.abort_handle());
-                match task.await {
-                    Ok(result) => result,
-                    Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                    Err(_) => Err(Error::InvalidInput(
-                        "the runtime shut down while a window was being requested".into(),
-                    )),
-                }
-            }
-            Err(call) => call.await,
-        }
     }
 }
 
