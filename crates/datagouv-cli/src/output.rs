@@ -221,13 +221,7 @@ impl Output {
         if valid.is_empty() {
             return Ok(());
         }
-        let known = |path: &str| {
-            valid.contains(&path)
-                || path
-                    .split_once('.')
-                    .is_some_and(|(head, _)| valid.contains(&head))
-        };
-        match self.fields.iter().find(|path| !known(path)) {
+        match unknown_field(&self.fields, valid) {
             None => Ok(()),
             Some(unknown) => Err(CliError::usage(format!(
                 "--fields names `{unknown}`, which is not a field of these objects"
@@ -404,6 +398,19 @@ impl Output {
             Format::Jsonl | Format::Csv => self.print(vec![record], defaults).await,
         }
     }
+}
+
+/// The first of `fields` that names none of `valid`: neither a name of its
+/// own (a column may be called `avg.views`) nor a dotted path whose first
+/// part is one.
+pub fn unknown_field<'a>(fields: &'a [String], valid: &[&str]) -> Option<&'a String> {
+    let known = |path: &str| {
+        valid.contains(&path)
+            || path
+                .split_once('.')
+                .is_some_and(|(head, _)| valid.contains(&head))
+    };
+    fields.iter().find(|path| !known(path))
 }
 
 /// A record as JSON text, pretty or compact, with the control characters

@@ -429,15 +429,7 @@ async fn print_rows(query: Query, args: &RowsArgs, output: &Output) -> Result<()
 /// Refuses `--fields` that name no column of the rows (`first` is one).
 fn check_fields(fields: &[String], first: &Record) -> Result<(), CliError> {
     let columns: Vec<&str> = first.keys().collect();
-    match fields
-        .iter()
-        // A column's own name may hold a dot (`avg.views`); else the
-        // first part of a dotted path must be a column.
-        .find(|f| {
-            !columns.contains(&f.as_str())
-                && !columns.contains(&f.split('.').next().unwrap_or_default())
-        })
-    {
+    match crate::output::unknown_field(fields, &columns) {
         Some(field) => Err(CliError::usage(format!(
             "--fields names `{field}`, which is no column of these rows; the columns are: {}",
             columns.join(", ")
