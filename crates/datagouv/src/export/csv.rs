@@ -422,27 +422,11 @@ mod tests {
             ExportFormat,
             joiner::{JoinState, Joiner},
         };
-        let mut window = String::from("__id,nom,code,n,x,actif,date,horodatage,note\n");
-        for id in 1..=50_000u64 {
-            let name =
-                ["\"Élodie Dupré\"", "plain", "\"Jean \"\"Jojo\"\" Martin\""][(id % 3) as usize];
-            window.push_str(&format!(
-                "{id},{name},{:05},{},{}.25,{},2024-{:02}-{:02},\"2024-03-30 {:02}:15:00\",\"libellé numéro {id}, texte\"\n",
-                id * 1789 % 99999,
-                id * 37 % 101,
-                id * 3 / 2,
-                if id % 2 == 0 { 't' } else { 'f' },
-                1 + id % 12,
-                1 + id % 28,
-                id % 24,
-            ));
-        }
-        let cpu_nanos = || {
-            std::fs::read_to_string("/proc/thread-self/schedstat")
-                .ok()
-                .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
+        let window = super::super::measure::sample_window(&[
+            "Élodie Dupré",
+            "plain",
+            "Jean \"Jojo\" Martin",
+        ]);
         let chunks: Vec<&[u8]> = window.as_bytes().chunks(64 * 1024).collect();
         let windows = 20;
         let bytes = (window.len() * windows) as f64;
@@ -453,7 +437,7 @@ mod tests {
             });
             let mut joiner = Joiner::new(ExportFormat::Csv, JoinState::default());
             let (mut rewritten, mut joined) = (Vec::new(), Vec::new());
-            let started = cpu_nanos();
+            let clock = super::super::measure::CpuClock::start();
             for _ in 0..windows {
                 joiner.start_window();
                 if let Some(rewriter) = &mut rewriter {
@@ -471,7 +455,7 @@ mod tests {
                 }
                 joiner.end_window(&mut joined);
             }
-            let seconds = (cpu_nanos() - started) as f64 / 1e9;
+            let seconds = clock.seconds();
             println!("{name}: {:.0} MB/s of CPU time", bytes / seconds / 1e6);
         };
         measure("joiner alone", None);

@@ -1404,32 +1404,13 @@ mod tests {
     #[test]
     #[ignore = "a measure, not a check; run in release"]
     fn throughput() {
-        let mut window = String::from("__id,nom,code,n,x,actif,date,horodatage,note\n");
-        let names = [
+        let window = super::super::measure::sample_window(&[
             "Élodie Dupré",
             "François Lefèvre",
             "Zoë Moreau",
             "Jean \"Jojo\" Martin",
             "plain",
-        ];
-        for id in 1..=50_000u64 {
-            let name = names[(id % 5) as usize];
-            let quoted = if name.contains(' ') {
-                format!("\"{}\"", name.replace('"', "\"\""))
-            } else {
-                name.to_owned()
-            };
-            window.push_str(&format!(
-                "{id},{quoted},{:05},{},{}.25,{},2024-{:02}-{:02},\"2024-03-30 {:02}:15:00\",\"libellé numéro {id}, texte\"\n",
-                id * 1789 % 99999,
-                id * 37 % 101,
-                id * 3 / 2,
-                if id % 2 == 0 { 't' } else { 'f' },
-                1 + id % 12,
-                1 + id % 28,
-                id % 24,
-            ));
-        }
+        ]);
         let header_end = window.find('\n').unwrap() + 1;
         let types = types(&[
             ("n", "int"),
@@ -1439,13 +1420,7 @@ mod tests {
             ("horodatage", "datetime"),
         ]);
         let windows = 20;
-        // Time on the CPU (Linux), which other processes do not inflate; wall time elsewhere.
-        let cpu_nanos = || {
-            std::fs::read_to_string("/proc/thread-self/schedstat")
-                .ok()
-                .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
-        };
-        let (started, cpu_started) = (std::time::Instant::now(), cpu_nanos());
+        let clock = super::super::measure::CpuClock::start();
         let mut encoder = ParquetEncoder::new(types);
         let mut out = Vec::new();
         let mut written = 0;
@@ -1468,10 +1443,7 @@ mod tests {
         }
         let stats = encoder.finish(&mut out).unwrap();
         written += out.len();
-        let seconds = match (cpu_started, cpu_nanos()) {
-            (Some(start), Some(end)) => (end - start) as f64 / 1e9,
-            _ => started.elapsed().as_secs_f64(),
-        };
+        let seconds = clock.seconds();
         assert_eq!(stats.rows, 50_000 * windows);
         assert!(stats.unreadable.is_empty(), "{stats:?}");
         println!(
