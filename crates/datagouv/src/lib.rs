@@ -35,6 +35,8 @@ pub use download::{
 pub use error::{Error, GeneratedError, SendExt};
 #[cfg(feature = "parquet")]
 pub use export::ParquetStats;
+#[cfg(feature = "arrow")]
+pub use export::{ArrowTypes, DecodeStats, RecordBatchStream};
 pub use export::{
     EXPORT_CAP, ExportFormat, ExportOptions, ExportPlan, ExportSummary, MAX_PARALLEL_WINDOWS,
     Progress, WindowMethod, interrupted_export,
@@ -54,6 +56,10 @@ pub use upload::{
     ImageUpload, ResourceUpload, UploadOptions, UploadSource, UploadedCommunityResource,
     UploadedImage, UploadedResource,
 };
+/// The Arrow crates of the record batches (feature `arrow`), re-exported so
+/// that callers use the same version.
+#[cfg(feature = "arrow")]
+pub use {arrow_array, arrow_schema};
 
 /// `value` (an id or a slug) as exactly one URL path segment, for paths
 /// given to [`Client::raw`]: percent-encoded (`/` as `%2F`, `%` as `%25`),

@@ -21,6 +21,8 @@
 //! table that changes during the export, or a row count that differs from
 //! the server's, is an error, never a silently wrong file.
 
+#[cfg(feature = "arrow")]
+mod batches;
 mod csv;
 mod joiner;
 #[cfg(test)]
@@ -28,6 +30,8 @@ mod measure;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod plan;
+#[cfg(feature = "arrow")]
+mod stream;
 
 use futures::StreamExt;
 use reqwest::Url;
@@ -45,10 +49,14 @@ use crate::{
     query::{Query, Target},
     retry::{Decision, Outcome},
 };
+#[cfg(feature = "arrow")]
+pub use batches::DecodeStats;
 use joiner::{JoinState, Joiner};
 #[cfg(feature = "parquet")]
 pub use parquet::ParquetStats;
 pub use plan::{ExportPlan, WindowMethod};
+#[cfg(feature = "arrow")]
+pub use stream::{ArrowTypes, RecordBatchStream};
 
 /// The most rows the servers put in one export.
 pub const EXPORT_CAP: u64 = 50_000;
@@ -418,7 +426,7 @@ impl Query {
         };
         while let Some(response) = responses.next().await {
             let index = run.done;
-            let mut body = WindowBody::new(self, windows[index].clone(), response?);
+            let mut body = WindowBody::new(self.clone(), windows[index].clone(), response?);
             sink.start_window();
             while let Some(chunk) = body.next().await? {
                 sink.feed(&chunk);
@@ -631,8 +639,8 @@ impl Encoder {
 
 /// The body of one window, requested again where it breaks: the bytes
 /// already delivered are read again, checked (CRC-32) and skipped.
-struct WindowBody<'a> {
-    query: &'a Query,
+struct WindowBody {
+    query: Query,
     url: Url,
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     delivered: u64,
@@ -646,8 +654,8 @@ struct WindowBody<'a> {
     retries: u64,
 }
 
-impl<'a> WindowBody<'a> {
-    fn new(query: &'a Query, url: Url, response: reqwest::Response) -> WindowBody<'a> {
+impl WindowBody {
+    fn new(query: Query, url: Url, response: reqwest::Response) -> WindowBody {
         WindowBody {
             query,
             url,
