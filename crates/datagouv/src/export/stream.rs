@@ -75,6 +75,33 @@ impl ArrowTypes {
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
+
+    /// The types of these columns only, in this order (the rows of a query
+    /// with [`Query::columns`]); a name the rows lack is an error listing
+    /// the real ones.
+    pub fn select(&self, columns: &[String]) -> Result<ArrowTypes, Error> {
+        let mut fields = Vec::with_capacity(columns.len());
+        for name in columns {
+            match self.schema.field_with_name(name) {
+                Ok(field) => fields.push(field.clone()),
+                Err(_) => {
+                    return Err(Error::InvalidInput(format!(
+                        "no column `{name}`; the columns are: {}",
+                        self.schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(ArrowTypes {
+            types: self.types.clone(),
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
 }
 
 impl Query {
@@ -204,23 +231,28 @@ impl Query {
         types: &ArrowTypes,
     ) -> impl Future<Output = Result<Vec<RecordBatch>, Error>> + Send + 'static {
         let (query, url, types) = (self.clone(), plan.windows[index].clone(), types.clone());
-        crate::spawned::on_task(
-            async move {
-                let response = query.get_at(url.clone()).await?;
-                let mut body = WindowBody::new(query, url, response);
-                let mut decoder = BatchDecoder::new(types.types.clone());
-                let mut batches = Vec::new();
-                while let Some(chunk) = body.next().await? {
-                    decoder.feed_csv(&chunk, &mut batches)?;
-                }
-                decoder.finish(&mut batches)?;
-                batches
-                    .into_iter()
-                    .map(|batch| conform(batch, &types.schema))
-                    .collect()
-            },
-            "a window was being requested",
-        )
+        // The task starts when the future is first polled, so that a caller
+        // polling a few windows at a time has only those in flight.
+        async move {
+            crate::spawned::on_task(
+                async move {
+                    let response = query.get_at(url.clone()).await?;
+                    let mut body = WindowBody::new(query, url, response);
+                    let mut decoder = BatchDecoder::new(types.types.clone());
+                    let mut batches = Vec::new();
+                    while let Some(chunk) = body.next().await? {
+                        decoder.feed_csv(&chunk, &mut batches)?;
+                    }
+                    decoder.finish(&mut batches)?;
+                    batches
+                        .into_iter()
+                        .map(|batch| conform(batch, &types.schema))
+                        .collect()
+                },
+                "a window was being requested",
+            )
+            .await
+        }
     }
 
     /// At most `limit` (1 to 50) matching rows in one request of the JSON
