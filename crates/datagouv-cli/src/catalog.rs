@@ -349,7 +349,8 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
         | Command::Auth(_)
         | Command::Config(_)
         | Command::Mcp(_)
-        | Command::Sync(_) => unreachable!("dispatched in main"),
+        | Command::Sync(_)
+        | Command::Sql(_) => unreachable!("dispatched in main"),
     }
 }
 

@@ -164,6 +164,10 @@ pub enum Command {
     /// Serve the SDK to AI assistants as a Model Context Protocol server
     /// (stdio by default): the official data.gouv.fr MCP tools and more.
     Mcp(McpArgs),
+    /// SQL over any resource: tables are resource ids in double quotes
+    /// (`FROM "0a1b…"`) and metrics models (`FROM metrics.datasets`);
+    /// filters, columns and limits go to the server.
+    Sql(SqlArgs),
 }
 
 /// `sync …`
@@ -576,6 +580,32 @@ pub enum TabularCommand {
         #[command(flatten)]
         export: ExportArgs,
     },
+}
+
+/// `sql …`
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query, e.g. `SELECT region, SUM(montant) FROM "0a1b…" GROUP BY region`
+    /// (read-only: no DDL, DML or SET).
+    pub query: String,
+    /// Write the rows to this file instead (`.parquet`, `.csv`, `.json`),
+    /// streamed, complete or not at all.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The file format [default: from the file's extension].
+    #[arg(long, value_enum, requires = "output")]
+    pub format: Option<FileFormat>,
+    /// Print the plan (which source each table reads, what went to the
+    /// server) instead of running the query.
+    #[arg(long)]
+    pub explain: bool,
+    /// Export windows fetched at once, 1 to 4.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub parallel: usize,
+    /// Where downloaded resource files are cached [default: the user's
+    /// cache folder, datagouv/sql].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The format of an exported file.

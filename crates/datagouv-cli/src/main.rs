@@ -19,6 +19,7 @@ mod output;
 mod query;
 mod raw;
 mod settings;
+mod sql;
 mod sync;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -73,6 +74,7 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
                 Command::Metrics(metrics) => query::metrics(&client, metrics, &output).await,
                 Command::Mcp(args) => mcp::run(client, args).await,
                 Command::Sync(args) => sync::run(&client, args, &output).await,
+                Command::Sql(args) => sql::run(client, args, &output).await,
                 other => catalog::run(&client, other, &output).await,
             };
             result.map_err(|error| error.for_key(settings.has_api_key()))

@@ -213,14 +213,22 @@ pub(crate) fn external(error: datagouv::Error) -> DataFusionError {
     DataFusionError::External(Box::new(error))
 }
 
-/// The SDK error a DataFusion error carries, if any.
-pub fn sdk_error(error: &DataFusionError) -> Option<&datagouv::Error> {
+/// The SDK error a DataFusion error carries (a request that failed, a
+/// resource that does not exist…), else the DataFusion error itself.
+pub fn into_sdk_error(error: DataFusionError) -> Result<datagouv::Error, DataFusionError> {
     match error {
-        DataFusionError::External(inner) => inner.downcast_ref::<datagouv::Error>(),
-        DataFusionError::Context(_, inner) => sdk_error(inner),
-        DataFusionError::Shared(inner) => sdk_error(inner),
-        DataFusionError::ArrowError(_, _) => None,
-        _ => None,
+        DataFusionError::External(inner) => match inner.downcast::<datagouv::Error>() {
+            Ok(sdk) => Ok(*sdk),
+            Err(other) => Err(DataFusionError::External(other)),
+        },
+        DataFusionError::Context(context, inner) => {
+            into_sdk_error(*inner).map_err(|inner| DataFusionError::Context(context, Box::new(inner)))
+        }
+        DataFusionError::Shared(shared) => match Arc::try_unwrap(shared) {
+            Ok(inner) => into_sdk_error(inner),
+            Err(shared) => Err(DataFusionError::Shared(shared)),
+        },
+        other => Err(other),
     }
 }
 

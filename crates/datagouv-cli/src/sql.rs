@@ -1,0 +1,343 @@
+//! `datagouv sql`: a query of the SQL engine (crate datagouv-sql), printed
+//! as every other command prints rows, or streamed to a file.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, Int8Type, Int16Type};
+use datafusion::arrow::datatypes::{Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datagouv::Client;
+use datagouv_sql::{SqlEngine, into_sdk_error};
+use futures::{StreamExt, TryStreamExt};
+use serde_json::Value;
+
+use crate::cli::{FileFormat, SqlArgs};
+use crate::error::CliError;
+use crate::output::{Output, Record};
+
+/// Runs `datagouv sql`.
+pub async fn run(client: Client, args: SqlArgs, output: &Output) -> Result<(), CliError> {
+    if args.query.trim().is_empty() {
+        return Err(CliError::usage("the query is empty")
+            .with_hint(r#"write e.g. datagouv sql 'SELECT COUNT(*) FROM "<resource id>"'"#));
+    }
+    // The destination is checked before any request.
+    let file = match &args.output {
+        Some(path) => Some((path.clone(), file_format(path, args.format)?)),
+        None => None,
+    };
+    if let Some((path, _)) = &file {
+        check_destination(path)?;
+    }
+    let mut builder = SqlEngine::builder(client).parallel(args.parallel);
+    if let Some(dir) = &args.cache_dir {
+        builder = builder.cache_dir(dir);
+    }
+    let engine = builder.build().map_err(|e| sql_error(&args.query, e))?;
+    if args.explain {
+        let plan = engine
+            .explain(&args.query)
+            .await
+            .map_err(|e| sql_error(&args.query, e))?;
+        println!("{plan}");
+        return Ok(());
+    }
+    let frame = engine
+        .sql(&args.query)
+        .await
+        .map_err(|e| sql_error(&args.query, e))?;
+    let batches = frame
+        .execute_stream()
+        .await
+        .map_err(|e| sql_error(&args.query, e))?;
+    let bar = ProgressBar::start(&engine);
+    let result = match file {
+        Some((path, format)) => write_file(batches, &path, format, &args.query).await,
+        None => print(batches, output, &args.query).await,
+    };
+    bar.finish();
+    result
+}
+
+/// The format of `-o FILE`: `--format`, else the extension.
+fn file_format(path: &Path, asked: Option<FileFormat>) -> Result<FileFormat, CliError> {
+    if let Some(format) = asked {
+        return Ok(format);
+    }
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("parquet") => Ok(FileFormat::Parquet),
+        Some("csv") => Ok(FileFormat::Csv),
+        Some("json") => Ok(FileFormat::Json),
+        _ => Err(CliError::usage(format!(
+            "cannot tell the format of {} from its extension",
+            path.display()
+        ))
+        .with_hint("name the file .parquet, .csv or .json, or add --format parquet|csv|json")),
+    }
+}
+
+/// Refuses a destination that cannot be written, before any request.
+fn check_destination(path: &Path) -> Result<(), CliError> {
+    if path.is_dir() {
+        return Err(CliError::other(format!("{} is a folder", path.display()))
+            .with_hint("give a file name, e.g. -o result.parquet"));
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(CliError::other(format!(
+            "cannot write {}: the folder {} does not exist",
+            path.display(),
+            parent.display()
+        ))
+        .with_hint("create the folder first"));
+    }
+    Ok(())
+}
+
+/// A DataFusion error as the CLI says it: the SDK's own errors keep their
+/// exit codes and hints; bad SQL, unknown tables and columns are usage
+/// errors naming what to change.
+fn sql_error(query: &str, error: DataFusionError) -> CliError {
+    let error = match into_sdk_error(error) {
+        Ok(sdk) => return CliError::from(sdk),
+        Err(error) => error,
+    };
+    let message = error.to_string();
+    let message = message
+        .strip_prefix("Error during planning: ")
+        .or_else(|| message.strip_prefix("SQL error: "))
+        .unwrap_or(&message)
+        .to_owned();
+    match error.find_root() {
+        DataFusionError::SQL(..) => CliError::usage(format!("cannot read the query: {message}"))
+            .with_hint("check the SQL; quote resource ids and column names with spaces or capitals in double quotes"),
+        DataFusionError::SchemaError(..) => CliError::usage(message).with_hint(
+            "quote column names in double quotes as they are written (accents, spaces, capitals): \"nom complet\"",
+        ),
+        DataFusionError::Plan(text) if text.contains("no resource") || text.contains("deleted") => {
+            CliError::not_found(message)
+        }
+        DataFusionError::Plan(_) | DataFusionError::NotImplemented(_) | DataFusionError::Configuration(_) => {
+            CliError::usage(message).with_hint(format!("the query was: {query}"))
+        }
+        _ => CliError::other(message),
+    }
+}
+
+/// Prints the rows as every other command does (table, CSV, JSON).
+async fn print(batches: SendableRecordBatchStream, output: &Output, query: &str) -> Result<(), CliError> {
+    let query = query.to_owned();
+    let rows = batches
+        .map_err(move |e| sql_error(&query, e))
+        .map_ok(|batch| futures::stream::iter(records(&batch).into_iter().map(Ok)))
+        .try_flatten();
+    output.print_stream(rows, None).await
+}
+
+/// The rows of a batch as records.
+fn records(batch: &RecordBatch) -> Vec<Record> {
+    let schema = batch.schema();
+    rows(batch)
+        .into_iter()
+        .map(|row| Record::from_pairs(schema.fields().iter().map(|f| f.name().as_str()).zip(row)))
+        .collect()
+}
+
+/// The values of a batch, row by row: numbers and booleans as JSON's,
+/// other values as their text.
+fn rows(batch: &RecordBatch) -> Vec<Vec<Value>> {
+    let options = FormatOptions::default();
+    let formatters: Vec<_> = batch
+        .columns()
+        .iter()
+        .map(|column| ArrayFormatter::try_new(column.as_ref(), &options).ok())
+        .collect();
+    (0..batch.num_rows())
+        .map(|row| {
+            batch
+                .columns()
+                .iter()
+                .zip(&formatters)
+                .map(|(column, formatter)| cell(column, formatter.as_ref(), row))
+                .collect()
+        })
+        .collect()
+}
+
+fn cell(column: &ArrayRef, formatter: Option<&ArrayFormatter>, row: usize) -> Value {
+    if column.is_null(row) {
+        return Value::Null;
+    }
+    macro_rules! int {
+        ($t:ty) => {
+            Value::from(column.as_primitive::<$t>().value(row))
+        };
+    }
+    match column.data_type() {
+        DataType::Boolean => Value::Bool(column.as_boolean().value(row)),
+        DataType::Int8 => int!(Int8Type),
+        DataType::Int16 => int!(Int16Type),
+        DataType::Int32 => int!(Int32Type),
+        DataType::Int64 => int!(Int64Type),
+        DataType::UInt8 => int!(UInt8Type),
+        DataType::UInt16 => int!(UInt16Type),
+        DataType::UInt32 => int!(UInt32Type),
+        DataType::UInt64 => int!(UInt64Type),
+        DataType::Float32 => number(f64::from(column.as_primitive::<Float32Type>().value(row))),
+        DataType::Float64 => number(column.as_primitive::<Float64Type>().value(row)),
+        _ => Value::String(formatter.map(|f| f.value(row).to_string()).unwrap_or_default()),
+    }
+}
+
+/// A float as a JSON number; NaN and infinities (no JSON number) as text.
+fn number(value: f64) -> Value {
+    serde_json::Number::from_f64(value).map_or_else(|| Value::String(value.to_string()), Value::Number)
+}
+
+/// Streams the rows to `path`: written under a hidden partial name beside
+/// it and renamed only once complete, so a failed query leaves nothing.
+async fn write_file(
+    mut batches: SendableRecordBatchStream,
+    path: &Path,
+    format: FileFormat,
+    query: &str,
+) -> Result<(), CliError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.partial"));
+    let io = |e: std::io::Error| CliError::other(format!("cannot write {}: {e}", partial.display()));
+    let file = std::fs::File::create(&partial).map_err(io)?;
+    let result: Result<u64, CliError> = async {
+        let mut written = 0u64;
+        match format {
+            FileFormat::Parquet => {
+                let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(
+                    std::io::BufWriter::new(&file),
+                    batches.schema(),
+                    None,
+                )
+                .map_err(|e| CliError::other(format!("cannot write the Parquet file: {e}")))?;
+                while let Some(batch) = batches.next().await {
+                    let batch = batch.map_err(|e| sql_error(query, e))?;
+                    written += batch.num_rows() as u64;
+                    writer
+                        .write(&batch)
+                        .map_err(|e| CliError::other(format!("cannot write the Parquet file: {e}")))?;
+                }
+                writer
+                    .close()
+                    .map_err(|e| CliError::other(format!("cannot write the Parquet file: {e}")))?;
+            }
+            FileFormat::Csv => {
+                let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(&file));
+                let schema = batches.schema();
+                writer
+                    .write_record(schema.fields().iter().map(|f| f.name()))
+                    .map_err(|e| CliError::other(e.to_string()))?;
+                while let Some(batch) = batches.next().await {
+                    let batch = batch.map_err(|e| sql_error(query, e))?;
+                    written += batch.num_rows() as u64;
+                    for row in rows(&batch) {
+                        writer
+                            .write_record(row.iter().map(|value| match value {
+                                Value::Null => String::new(),
+                                Value::String(text) => text.clone(),
+                                other => other.to_string(),
+                            }))
+                            .map_err(|e| CliError::other(e.to_string()))?;
+                    }
+                }
+                writer.flush().map_err(io)?;
+            }
+            FileFormat::Json => {
+                let mut out = std::io::BufWriter::new(&file);
+                out.write_all(b"[").map_err(io)?;
+                while let Some(batch) = batches.next().await {
+                    let batch = batch.map_err(|e| sql_error(query, e))?;
+                    for record in records(&batch) {
+                        if written > 0 {
+                            out.write_all(b",\n").map_err(io)?;
+                        }
+                        written += 1;
+                        serde_json::to_writer(&mut out, &record)
+                            .map_err(|e| CliError::other(e.to_string()))?;
+                    }
+                }
+                out.write_all(b"]\n").map_err(io)?;
+                out.flush().map_err(io)?;
+            }
+        }
+        file.sync_all().map_err(io)?;
+        Ok(written)
+    }
+    .await;
+    match result {
+        Ok(rows) => {
+            std::fs::rename(&partial, path).map_err(|e| {
+                CliError::other(format!("cannot rename {} to {}: {e}", partial.display(), path.display()))
+            })?;
+            eprintln!("wrote {rows} rows to {}", path.display());
+            Ok(())
+        }
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(error)
+        }
+    }
+}
+
+/// A progress bar on stderr while a long scan runs (a terminal only).
+struct ProgressBar {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ProgressBar {
+    fn start(engine: &SqlEngine) -> ProgressBar {
+        if !std::io::stderr().is_terminal() {
+            return ProgressBar { task: None };
+        }
+        let progress = engine.progress();
+        let task = tokio::spawn(async move {
+            // Short scans finish before the bar would show.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {human_pos}/{human_len} rows read, {msg} [{elapsed}]",
+                )
+                .expect("a valid template"),
+            );
+            loop {
+                bar.set_length(progress.rows_total.load(Ordering::Relaxed));
+                bar.set_position(progress.rows.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "{}/{} windows",
+                    progress.windows_done.load(Ordering::Relaxed),
+                    progress.windows_total.load(Ordering::Relaxed)
+                ));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        ProgressBar { task: Some(task) }
+    }
+
+    fn finish(self) {
+        if let Some(task) = self.task {
+            task.abort();
+            // The bar is cleared from the line.
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
