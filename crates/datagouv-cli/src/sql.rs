@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, Int8Type, Int16Type};
-use datafusion::arrow::datatypes::{Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use datafusion::arrow::datatypes::{
+    Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
@@ -71,7 +73,12 @@ fn file_format(path: &Path, asked: Option<FileFormat>) -> Result<FileFormat, Cli
     if let Some(format) = asked {
         return Ok(format);
     }
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("parquet") => Ok(FileFormat::Parquet),
         Some("csv") => Ok(FileFormat::Csv),
         Some("json") => Ok(FileFormat::Json),
@@ -135,7 +142,11 @@ fn sql_error(query: &str, error: DataFusionError) -> CliError {
 }
 
 /// Prints the rows as every other command does (table, CSV, JSON).
-async fn print(batches: SendableRecordBatchStream, output: &Output, query: &str) -> Result<(), CliError> {
+async fn print(
+    batches: SendableRecordBatchStream,
+    output: &Output,
+    query: &str,
+) -> Result<(), CliError> {
     let query = query.to_owned();
     let rows = batches
         .map_err(move |e| sql_error(&query, e))
@@ -195,13 +206,18 @@ fn cell(column: &ArrayRef, formatter: Option<&ArrayFormatter>, row: usize) -> Va
         DataType::UInt64 => int!(UInt64Type),
         DataType::Float32 => number(f64::from(column.as_primitive::<Float32Type>().value(row))),
         DataType::Float64 => number(column.as_primitive::<Float64Type>().value(row)),
-        _ => Value::String(formatter.map(|f| f.value(row).to_string()).unwrap_or_default()),
+        _ => Value::String(
+            formatter
+                .map(|f| f.value(row).to_string())
+                .unwrap_or_default(),
+        ),
     }
 }
 
 /// A float as a JSON number; NaN and infinities (no JSON number) as text.
 fn number(value: f64) -> Value {
-    serde_json::Number::from_f64(value).map_or_else(|| Value::String(value.to_string()), Value::Number)
+    serde_json::Number::from_f64(value)
+        .map_or_else(|| Value::String(value.to_string()), Value::Number)
 }
 
 /// Streams the rows to `path`: written under a hidden partial name beside
@@ -217,7 +233,8 @@ async fn write_file(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let partial = path.with_file_name(format!(".{name}.partial"));
-    let io = |e: std::io::Error| CliError::other(format!("cannot write {}: {e}", partial.display()));
+    let io =
+        |e: std::io::Error| CliError::other(format!("cannot write {}: {e}", partial.display()));
     let file = std::fs::File::create(&partial).map_err(io)?;
     let result: Result<u64, CliError> = async {
         let mut written = 0u64;
@@ -232,9 +249,9 @@ async fn write_file(
                 while let Some(batch) = batches.next().await {
                     let batch = batch.map_err(|e| sql_error(query, e))?;
                     written += batch.num_rows() as u64;
-                    writer
-                        .write(&batch)
-                        .map_err(|e| CliError::other(format!("cannot write the Parquet file: {e}")))?;
+                    writer.write(&batch).map_err(|e| {
+                        CliError::other(format!("cannot write the Parquet file: {e}"))
+                    })?;
                 }
                 writer
                     .close()
@@ -286,7 +303,11 @@ async fn write_file(
     match result {
         Ok(rows) => {
             std::fs::rename(&partial, path).map_err(|e| {
-                CliError::other(format!("cannot rename {} to {}: {e}", partial.display(), path.display()))
+                CliError::other(format!(
+                    "cannot rename {} to {}: {e}",
+                    partial.display(),
+                    path.display()
+                ))
             })?;
             eprintln!("wrote {rows} rows to {}", path.display());
             Ok(())

@@ -2201,3 +2201,101 @@ fn query_all_reads_every_row_through_the_export() {
         "200,000 rows in {elapsed:?}"
     );
 }
+
+/// `datagouv sql`: the `not_aggregated` fixture's sums per category
+/// (computed here from its formula), in every output format, to files
+/// written whole, and its mistakes with the usual exit codes.
+#[test]
+fn sql_prints_like_every_command_and_writes_files_whole() {
+    let stack = stack!();
+    let rid = stack.get("RID_NOT_AGGREGATED");
+    let query = format!(
+        "SELECT categorie, COUNT(*) AS n, SUM(score) AS total FROM \"{rid}\" GROUP BY categorie ORDER BY categorie"
+    );
+    // Row i = 1..100: categorie CATS[i % 5], score (i * 7) % 100.
+    let cats = ["alpha", "bêta", "gamma", "delta", "epsilon"];
+    let mut expected: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for i in 1..=100i64 {
+        let entry = expected.entry(cats[(i % 5) as usize]).or_default();
+        entry.0 += 1;
+        entry.1 += (i * 7) % 100;
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(stack.run(&["sql", &query, "--json"]).ok()).unwrap();
+    let got: Vec<(String, i64, i64)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["categorie"].as_str().unwrap().to_owned(),
+                row["n"].as_i64().unwrap(),
+                row["total"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, i64, i64)> = expected
+        .iter()
+        .map(|(cat, (n, total))| ((*cat).to_owned(), *n, *total))
+        .collect();
+    assert_eq!(got, want);
+    let csv = stack.run(&["sql", &query, "--csv"]).ok().to_owned();
+    assert!(csv.starts_with("categorie,n,total\nalpha,20,"), "{csv}");
+    assert_eq!(
+        stack.run(&["sql", &query, "--jsonl"]).ok().lines().count(),
+        5
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let out_csv = dir.path().join("sums.csv");
+    let run = stack.run(&["sql", &query, "-o", out_csv.to_str().unwrap()]);
+    run.ok();
+    assert_eq!(std::fs::read_to_string(&out_csv).unwrap(), csv);
+    assert!(run.stderr.contains("wrote 5 rows"), "{}", run.render());
+    let out_parquet = dir.path().join("sums.parquet");
+    stack
+        .run(&["sql", &query, "-o", out_parquet.to_str().unwrap()])
+        .ok();
+    assert!(std::fs::read(&out_parquet).unwrap().starts_with(b"PAR1"));
+
+    // Mistakes: a usage error (2) names what to change, an unknown or deleted resource is 3,
+    // a destination that cannot be written is refused before any request, nothing is left behind.
+    let bad_sql = stack.run(&["sql", "SELEC 1"]);
+    assert_eq!(bad_sql.code, 2, "{}", bad_sql.render());
+    let column = stack.run(&["sql", &format!("SELECT scor FROM \"{rid}\"")]);
+    assert_eq!(column.code, 2, "{}", column.render());
+    assert!(
+        column.stderr.contains("score"),
+        "the real columns are listed: {}",
+        column.render()
+    );
+    let unknown = stack.run(&[
+        "sql",
+        &format!("SELECT * FROM \"{}\"", stack.get("RID_UNKNOWN")),
+    ]);
+    assert_eq!(unknown.code, 3, "{}", unknown.render());
+    let deleted = stack.run(&[
+        "sql",
+        &format!("SELECT * FROM \"{}\"", stack.get("RID_DELETED")),
+    ]);
+    assert_eq!(deleted.code, 3, "{}", deleted.render());
+    let not_an_id = stack.run(&["sql", "SELECT * FROM \"../../etc/passwd\""]);
+    assert_eq!(not_an_id.code, 2, "{}", not_an_id.render());
+    let write = stack.run(&["sql", "CREATE TABLE t AS SELECT 1"]);
+    assert_eq!(write.code, 2, "{}", write.render());
+    let nowhere = stack.run(&["sql", &query, "-o", "/nonexistent-folder/x.csv"]);
+    assert_eq!(nowhere.code, 1, "{}", nowhere.render());
+    let odd = stack.run(&[
+        "sql",
+        &query,
+        "-o",
+        dir.path().join("x.xyz").to_str().unwrap(),
+    ]);
+    assert_eq!(odd.code, 2, "{}", odd.render());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -221,9 +221,8 @@ pub fn into_sdk_error(error: DataFusionError) -> Result<datagouv::Error, DataFus
             Ok(sdk) => Ok(*sdk),
             Err(other) => Err(DataFusionError::External(other)),
         },
-        DataFusionError::Context(context, inner) => {
-            into_sdk_error(*inner).map_err(|inner| DataFusionError::Context(context, Box::new(inner)))
-        }
+        DataFusionError::Context(context, inner) => into_sdk_error(*inner)
+            .map_err(|inner| DataFusionError::Context(context, Box::new(inner))),
         DataFusionError::Shared(shared) => match Arc::try_unwrap(shared) {
             Ok(inner) => into_sdk_error(inner),
             Err(shared) => Err(DataFusionError::Shared(shared)),
