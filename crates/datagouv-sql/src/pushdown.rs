@@ -52,13 +52,84 @@ impl Pushed {
     }
 }
 
+/// Which API's operators a filter may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// The Tabular API: every operator, `or`/`and` groups.
+    Tabular,
+    /// The Metrics API: `exact`, `less`, `greater` and `contains`, all
+    /// conditions holding together (no group).
+    Metrics,
+}
+
 /// The server's form of `expr` on a table of `schema`, if it has one that
 /// keeps every row the SQL filter keeps.
-pub(crate) fn push(expr: &Expr, schema: &Schema) -> Option<Pushed> {
+pub(crate) fn push(expr: &Expr, schema: &Schema, dialect: Dialect) -> Option<Pushed> {
+    let pushed = push_tabular(expr, schema)?;
+    match dialect {
+        Dialect::Tabular => Some(pushed),
+        Dialect::Metrics => metrics_only(pushed),
+    }
+}
+
+/// What the Metrics API can say of a filter: its `and` of plain filters
+/// with the operators it has; an `and` keeps the parts it can say.
+fn metrics_only(pushed: Pushed) -> Option<Pushed> {
+    fn said(op: Op) -> bool {
+        matches!(op, Op::Exact | Op::Less | Op::Greater | Op::Contains)
+    }
+    match pushed.condition {
+        Condition::Filter(filter) => said(filter.op()).then_some(Pushed {
+            condition: Condition::Filter(filter),
+            exact: pushed.exact,
+        }),
+        Condition::And(parts) => {
+            let total = parts.len();
+            let kept: Vec<Pushed> = parts
+                .into_iter()
+                .filter_map(|part| {
+                    metrics_only(Pushed {
+                        condition: part,
+                        exact: pushed.exact,
+                    })
+                })
+                .collect();
+            if kept.is_empty() {
+                return None;
+            }
+            let exact = pushed.exact && kept.len() == total && kept.iter().all(|p| p.exact);
+            Some(Pushed {
+                condition: Condition::And(kept.into_iter().map(|p| p.condition).collect()),
+                exact,
+            })
+        }
+        Condition::Or(_) => None,
+        // A kind of condition added later: not said.
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// Every plain filter of an `and` tree (the Metrics API's one form).
+pub(crate) fn plain_filters(condition: Condition, out: &mut Vec<Filter>) {
+    match condition {
+        Condition::Filter(filter) => out.push(filter),
+        Condition::And(parts) => {
+            for part in parts {
+                plain_filters(part, out);
+            }
+        }
+        Condition::Or(_) => unreachable!("the Metrics dialect has no `or`"),
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("the Metrics dialect has only filters and `and`"),
+    }
+}
+
+fn push_tabular(expr: &Expr, schema: &Schema) -> Option<Pushed> {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
             Operator::And => {
-                let (a, b) = (push(left, schema), push(right, schema));
+                let (a, b) = (push_tabular(left, schema), push_tabular(right, schema));
                 match (a, b) {
                     (Some(a), Some(b)) => Some(Pushed {
                         exact: a.exact && b.exact,
@@ -73,7 +144,7 @@ pub(crate) fn push(expr: &Expr, schema: &Schema) -> Option<Pushed> {
                 }
             }
             Operator::Or => {
-                let (a, b) = (push(left, schema)?, push(right, schema)?);
+                let (a, b) = (push_tabular(left, schema)?, push_tabular(right, schema)?);
                 Some(Pushed {
                     exact: a.exact && b.exact,
                     condition: Condition::Or(vec![a.condition, b.condition]),
@@ -246,18 +317,18 @@ mod tests {
 
     #[test]
     fn text_ranges_are_not_pushed() {
-        assert!(push(&col("s").lt(lit("b")), &schema()).is_none());
-        assert!(push(&col("n").lt(lit(3i64)), &schema()).is_some());
+        assert!(push(&col("s").lt(lit("b")), &schema(), Dialect::Tabular).is_none());
+        assert!(push(&col("n").lt(lit(3i64)), &schema(), Dialect::Tabular).is_some());
     }
 
     #[test]
     fn differs_is_inexact_and_or_needs_both_sides() {
-        let pushed = push(&col("n").not_eq(lit(3i64)), &schema()).unwrap();
+        let pushed = push(&col("n").not_eq(lit(3i64)), &schema(), Dialect::Tabular).unwrap();
         assert!(!pushed.exact);
         let half = col("n").eq(lit(1i64)).or(col("s").lt(lit("b")));
-        assert!(push(&half, &schema()).is_none());
+        assert!(push(&half, &schema(), Dialect::Tabular).is_none());
         let and = col("n").eq(lit(1i64)).and(col("s").lt(lit("b")));
-        let pushed = push(&and, &schema()).unwrap();
+        let pushed = push(&and, &schema(), Dialect::Tabular).unwrap();
         assert!(!pushed.exact);
         assert_eq!(
             pushed.condition,
@@ -267,10 +338,30 @@ mod tests {
 
     #[test]
     fn literal_on_the_left_flips_the_operator() {
-        let pushed = push(&lit(3i64).lt(col("n")), &schema()).unwrap();
+        let pushed = push(&lit(3i64).lt(col("n")), &schema(), Dialect::Tabular).unwrap();
         assert_eq!(
             pushed.condition,
             Condition::Filter(Filter::new("n", Op::StrictlyGreater, "3"))
         );
+    }
+
+    #[test]
+    fn the_metrics_dialect_keeps_its_four_operators_and_no_group() {
+        let metrics = Dialect::Metrics;
+        assert!(push(&col("n").lt(lit(3i64)), &schema(), metrics).is_none());
+        assert!(push(&col("n").lt_eq(lit(3i64)), &schema(), metrics).is_some());
+        assert!(
+            push(
+                &col("n").in_list(vec![lit(1i64)], false),
+                &schema(),
+                metrics
+            )
+            .is_none()
+        );
+        let or = col("n").eq(lit(1i64)).or(col("n").eq(lit(2i64)));
+        assert!(push(&or, &schema(), metrics).is_none());
+        let and = col("n").eq(lit(1i64)).and(col("n").lt(lit(2i64)));
+        let pushed = push(&and, &schema(), metrics).unwrap();
+        assert!(!pushed.exact, "the strict part is filtered here");
     }
 }

@@ -25,7 +25,7 @@ use datagouv::{ArrowTypes, Condition, ExportFormat, ExportPlan, MAX_PAGE_SIZE, Q
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-use crate::pushdown::{Pushed, push};
+use crate::pushdown::{Dialect, Pushed, plain_filters, push};
 use crate::{Progress, external};
 
 /// A Tabular API resource or a Metrics model as a table.
@@ -49,6 +49,14 @@ impl fmt::Debug for ApiTable {
 }
 
 impl ApiTable {
+    fn dialect(&self) -> Dialect {
+        if self.query.is_tabular() {
+            Dialect::Tabular
+        } else {
+            Dialect::Metrics
+        }
+    }
+
     pub(crate) fn new(
         label: String,
         query: Query,
@@ -83,7 +91,7 @@ impl TableProvider for ApiTable {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(|filter| match push(filter, &self.schema) {
+            .map(|filter| match push(filter, &self.schema, self.dialect()) {
                 Some(pushed) => pushed.support(),
                 None => TableProviderFilterPushDown::Unsupported,
             })
@@ -100,11 +108,16 @@ impl TableProvider for ApiTable {
         let mut query = self.query.clone();
         let mut said = Vec::new();
         for filter in filters {
-            if let Some(Pushed { condition, .. }) = push(filter, &self.schema) {
+            if let Some(Pushed { condition, .. }) = push(filter, &self.schema, self.dialect()) {
                 said.push(filter.to_string());
-                query = match condition {
-                    Condition::Filter(filter) => query.with_filter(filter),
-                    group => query.group(group),
+                query = match (self.dialect(), condition) {
+                    (_, Condition::Filter(filter)) => query.with_filter(filter),
+                    (Dialect::Metrics, and) => {
+                        let mut plain = Vec::new();
+                        plain_filters(and, &mut plain);
+                        plain.into_iter().fold(query, Query::with_filter)
+                    }
+                    (Dialect::Tabular, group) => query.group(group),
                 };
             }
         }

@@ -68,6 +68,21 @@ fn with_tables(sql: &str, postgres: bool) -> String {
         };
         out = out.replace(&format!("{{{name}}}"), &to);
     }
+    // Metrics models: the engine's `metrics` schema, PostgreSQL's `metric`.
+    for model in [
+        "datasets",
+        "resources",
+        "organizations",
+        "reuses",
+        "dataservices",
+        "site",
+    ] {
+        let schema = if postgres { "metric" } else { "metrics" };
+        out = out.replace(
+            &format!("{{metrics.{model}}}"),
+            &format!("{schema}.{model}"),
+        );
+    }
     out
 }
 
@@ -473,5 +488,35 @@ async fn mistakes_get_errors_that_say_what_to_change() {
     ] {
         let message = error(refused).await;
         assert!(!message.is_empty(), "{refused}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_models_are_tables_with_their_own_operators() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let engine = engine(&stack);
+    check(
+        &stack,
+        &engine,
+        "SELECT organization_id, COUNT(*), SUM(monthly_visit), MAX(monthly_download_resource) \
+         FROM {metrics.datasets} WHERE metric_month >= '2024-01' GROUP BY organization_id ORDER BY 1",
+    )
+    .await;
+    for filter in [
+        "dataset_id = 'd00000000000000000000003'",
+        "monthly_visit >= 500 AND monthly_visit <= 900",
+        "monthly_visit < 500",
+        "dataset_id IN ('d00000000000000000000003', 'd00000000000000000000004')",
+        "monthly_visit IS NULL",
+        "dataset_id = 'd00000000000000000000003' OR monthly_visit > 1000",
+    ] {
+        check(
+            &stack,
+            &engine,
+            &format!("SELECT \"__id\" FROM {{metrics.datasets}} WHERE {filter} ORDER BY \"__id\""),
+        )
+        .await;
     }
 }
