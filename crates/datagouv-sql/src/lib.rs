@@ -94,9 +94,20 @@ pub struct SqlEngineBuilder {
     client: Client,
     cache_dir: Option<PathBuf>,
     parallel: usize,
+    files: bool,
 }
 
 impl SqlEngineBuilder {
+    /// Whether resources the Tabular API does not serve are read from
+    /// their files and Parquet conversions (default: yes). Those URLs come
+    /// from the catalog: a server that must not fetch URLs published by
+    /// anyone (an MCP server) turns this off, and such resources are then
+    /// an error saying so.
+    pub fn catalog_files(mut self, on: bool) -> Self {
+        self.files = on;
+        self
+    }
+
     /// Where downloaded resource files are kept (default: the user's cache
     /// folder, `datagouv/sql` in it).
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -135,6 +146,7 @@ impl SqlEngineBuilder {
         let permits = Arc::new(Semaphore::new(self.parallel));
         let catalog = Catalog {
             resources: Arc::new(Resources {
+                files_allowed: self.files,
                 client: self.client.clone(),
                 files: Arc::new(FileSources::new(self.client.clone(), cache_dir, runtime)),
                 permits: permits.clone(),
@@ -174,6 +186,7 @@ impl SqlEngine {
             client,
             cache_dir: None,
             parallel: DEFAULT_PARALLEL_WINDOWS,
+            files: true,
         }
     }
 
@@ -254,6 +267,8 @@ impl CatalogProvider for Catalog {
 
 /// Resources, by id, resolved when named.
 struct Resources {
+    /// Whether files and Parquet conversions may be read.
+    files_allowed: bool,
     client: Client,
     files: Arc<FileSources>,
     permits: Arc<Semaphore>,
@@ -263,6 +278,24 @@ struct Resources {
 impl fmt::Debug for Resources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Resources").finish_non_exhaustive()
+    }
+}
+
+impl Resources {
+    /// The table of a resource the Tabular API serves.
+    fn api_table(
+        &self,
+        id: &str,
+        query: datagouv::Query,
+        types: datagouv::ArrowTypes,
+    ) -> Arc<dyn TableProvider> {
+        Arc::new(ApiTable::new(
+            format!("resource {id}"),
+            query,
+            types,
+            self.permits.clone(),
+            self.progress.clone(),
+        ))
     }
 }
 
@@ -280,19 +313,23 @@ impl SchemaProvider for Resources {
                  SELECT * FROM \"10000000-0000-4000-8000-000000000001\", or a metrics model as metrics.<model>"
             ))
         })?;
+        if !self.files_allowed {
+            return match query.arrow_types().await {
+                Ok(types) => Ok(Some(self.api_table(name, query, types))),
+                Err(error) if not_served(&error) => Err(DataFusionError::Plan(format!(
+                    "resource {name} is not served by the Tabular API, and this engine reads no resource files \
+                     (their URLs come from the catalog); query it with `datagouv sql`, which reads the file"
+                ))),
+                Err(error) => Err(external(error)),
+            };
+        }
         let (types, file) = futures::join!(query.arrow_types(), catalog_file(&self.client, name));
         let file = file?;
         if let Some(file) = file.as_ref().filter(|file| file.parquet_url.is_some()) {
             return self.files.table(file).await.map(Some);
         }
         match types {
-            Ok(types) => Ok(Some(Arc::new(ApiTable::new(
-                format!("resource {name}"),
-                query,
-                types,
-                self.permits.clone(),
-                self.progress.clone(),
-            )))),
+            Ok(types) => Ok(Some(self.api_table(name, query, types))),
             Err(error) if not_served(&error) => match file {
                 Some(file) => self.files.table(&file).await.map(Some),
                 None => Err(DataFusionError::Plan(format!(

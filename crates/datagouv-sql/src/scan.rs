@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
@@ -14,14 +15,17 @@ use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalSortExpr;
+use datafusion::physical_expr::expressions::Column as PhysicalColumn;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::SortOrderPushdownResult;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
     SendableRecordBatchStream,
 };
-use datagouv::{ArrowTypes, Condition, ExportFormat, ExportPlan, MAX_PAGE_SIZE, Query};
+use datagouv::{ArrowTypes, Condition, ExportFormat, ExportPlan, MAX_PAGE_SIZE, Order, Query};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
@@ -173,7 +177,7 @@ impl TableProvider for ApiTable {
             }
         };
         let partitions = match &source {
-            Source::FirstRows(_) => 1,
+            Source::FirstRows(_) | Source::Sorted => 1,
             Source::Windows(plan) => plan.windows().max(1),
         };
         if let Source::Windows(plan) = &source {
@@ -199,6 +203,8 @@ impl TableProvider for ApiTable {
             pushed: said,
             columns: wanted,
             limit,
+            sorted_by: Vec::new(),
+            fetch: None,
             permits: self.permits.clone(),
             progress: self.progress.clone(),
             properties: Arc::new(properties),
@@ -213,9 +219,13 @@ enum Source {
     FirstRows(u32),
     /// The export's windows, one partition each.
     Windows(Arc<ExportPlan>),
+    /// Sorted by the server (`ORDER BY` pushed): one partition, in order;
+    /// one page when at most 50 rows are fetched, else the sorted export.
+    Sorted,
 }
 
 /// The scan of an [`ApiTable`].
+#[derive(Clone)]
 pub(crate) struct ApiScan {
     label: String,
     query: Query,
@@ -228,6 +238,10 @@ pub(crate) struct ApiScan {
     /// The columns asked of the server (empty: all).
     columns: Vec<String>,
     limit: Option<usize>,
+    /// The server's sort, when `ORDER BY` was pushed (as SQL, for plans).
+    sorted_by: Vec<String>,
+    /// Rows wanted at most, once a sort with a limit was pushed.
+    fetch: Option<usize>,
     permits: Arc<Semaphore>,
     progress: Progress,
     properties: Arc<PlanProperties>,
@@ -259,6 +273,18 @@ impl DisplayAs for ApiScan {
                 plan.total()
                     .map_or_else(|| "?".to_owned(), |total| total.to_string())
             )?,
+            Source::Sorted => match self.fetch {
+                Some(n) if n <= MAX_PAGE_SIZE as usize => {
+                    write!(f, ", one sorted page of {n} rows")?
+                }
+                _ => write!(f, ", the sorted export's windows")?,
+            },
+        }
+        if !self.sorted_by.is_empty() {
+            write!(f, ", sort pushed: [{}]", self.sorted_by.join(", "))?;
+        }
+        if let Some(fetch) = self.fetch {
+            write!(f, ", fetch {fetch}")?;
         }
         if !self.pushed.is_empty() {
             write!(f, ", filters pushed: [{}]", self.pushed.join(", "))?;
@@ -308,6 +334,90 @@ impl ExecutionPlan for ApiScan {
         }
     }
 
+    fn fetch(&self) -> Option<usize> {
+        self.fetch
+    }
+
+    fn with_fetch(&self, limit: Option<usize>) -> Option<Arc<dyn ExecutionPlan>> {
+        // Only a sorted scan takes a fetch: the others are cut by DataFusion.
+        matches!(self.source, Source::Sorted).then(|| {
+            Arc::new(ApiScan {
+                fetch: limit,
+                ..self.clone()
+            }) as Arc<dyn ExecutionPlan>
+        })
+    }
+
+    /// `ORDER BY` on columns of numbers, dates, timestamps or booleans, with
+    /// PostgreSQL's NULL placement (last ascending, first descending), is
+    /// sorted by the server exactly; text is not (PostgreSQL's collation is
+    /// not SQL's byte order), nor a scan already cut into windows for a
+    /// `LIMIT` or a column-less `COUNT(*)`.
+    fn try_pushdown_sort(
+        &self,
+        order: &[PhysicalSortExpr],
+    ) -> Result<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
+        let unsupported = Ok(SortOrderPushdownResult::Unsupported);
+        if !self.query.is_tabular()
+            || !matches!(self.source, Source::Windows(_))
+            || self.output.fields().is_empty()
+        {
+            return unsupported;
+        }
+        let mut query = self.query.clone();
+        let mut said = Vec::new();
+        for sort in order {
+            let Some(column) = sort.expr.downcast_ref::<PhysicalColumn>() else {
+                return unsupported;
+            };
+            let Ok(field) = self.output.field_with_name(column.name()) else {
+                return unsupported;
+            };
+            let comparable = matches!(
+                field.data_type(),
+                DataType::Int64
+                    | DataType::Float64
+                    | DataType::Date32
+                    | DataType::Timestamp(_, _)
+                    | DataType::Boolean
+            );
+            if !comparable || sort.options.nulls_first != sort.options.descending {
+                return unsupported;
+            }
+            let direction = if sort.options.descending {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
+            query = query.sort(column.name(), direction);
+            said.push(format!(
+                "{} {}",
+                column.name(),
+                if sort.options.descending {
+                    "DESC"
+                } else {
+                    "ASC"
+                }
+            ));
+        }
+        let ordering = order.to_vec();
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new_with_orderings(self.output.clone(), [ordering]),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(SortOrderPushdownResult::Exact {
+            inner: Arc::new(ApiScan {
+                query,
+                source: Source::Sorted,
+                sorted_by: said,
+                properties: Arc::new(properties),
+                ..self.clone()
+            }),
+        })
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -315,10 +425,41 @@ impl ExecutionPlan for ApiScan {
     ) -> Result<SendableRecordBatchStream> {
         let (query, types, output) = (self.query.clone(), self.types.clone(), self.output.clone());
         let (permits, progress) = (self.permits.clone(), self.progress.clone());
-        let source = self.source.clone();
+        let (source, fetch) = (self.source.clone(), self.fetch);
         let batches = async move {
             let batches: Vec<RecordBatch> = match source {
                 Source::FirstRows(n) => vec![query.first_rows(n, &types).await.map_err(external)?],
+                Source::Sorted => match fetch {
+                    Some(n) if n <= MAX_PAGE_SIZE as usize => {
+                        vec![
+                            query
+                                .first_rows(n.max(1) as u32, &types)
+                                .await
+                                .map_err(external)?,
+                        ]
+                    }
+                    _ => {
+                        let _permit = permits
+                            .acquire_owned()
+                            .await
+                            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                        let mut stream = query
+                            .record_batches(&types, datagouv::ExportOptions::default())
+                            .await
+                            .map_err(external)?;
+                        let mut batches = Vec::new();
+                        let mut rows = 0;
+                        while let Some(batch) = stream.next().await {
+                            let batch = batch.map_err(external)?;
+                            rows += batch.num_rows();
+                            batches.push(batch);
+                            if fetch.is_some_and(|n| rows >= n) {
+                                break;
+                            }
+                        }
+                        batches
+                    }
+                },
                 Source::Windows(plan) => {
                     if plan.windows() == 0 {
                         return Ok(Vec::new());

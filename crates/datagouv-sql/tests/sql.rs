@@ -520,3 +520,48 @@ async fn metrics_models_are_tables_with_their_own_operators() {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_by_is_sorted_by_the_server_where_it_pays() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let big = TABLES[3].1;
+    let engine = engine(&stack);
+    // A top 10 of 200,000 rows: one sorted page of rows, not a scan (the
+    // scan's plan, made before the sort is pushed, costs three one-row pages).
+    let top = "SELECT rang, montant FROM {big} ORDER BY montant DESC, rang LIMIT 10";
+    let before = data_requests(&stack, big).len();
+    check(&stack, &engine, top).await;
+    let sent: Vec<_> = requests_since(&stack, big, before)
+        .await
+        .into_iter()
+        .filter(|(request, _)| !request.contains("page_size=1 "))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].0.contains("page_size=10") && sent[0].0.contains("montant__sort=desc"),
+        "{sent:?}"
+    );
+    let plan = engine.explain(&with_tables(top, false)).await.unwrap();
+    assert!(
+        plan.contains("sort pushed: [montant DESC, rang ASC]"),
+        "{plan}"
+    );
+    // Past a page: the sorted export's windows, in the server's order.
+    check(
+        &stack,
+        &engine,
+        "SELECT rang, jour FROM {big} WHERE rang <= 70000 ORDER BY jour DESC, rang LIMIT 60000",
+    )
+    .await;
+    // Text is ordered here (PostgreSQL's collation is not SQL's byte order), NULLs placed
+    // otherwise than PostgreSQL places them too.
+    for local in [
+        "SELECT libelle FROM {big} ORDER BY libelle LIMIT 5",
+        "SELECT rang FROM {big} ORDER BY montant NULLS FIRST, rang LIMIT 5",
+    ] {
+        let plan = engine.explain(&with_tables(local, false)).await.unwrap();
+        assert!(!plan.contains("sort pushed"), "{local}\n{plan}");
+    }
+}
