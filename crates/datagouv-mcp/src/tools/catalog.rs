@@ -324,7 +324,7 @@ impl DatagouvMcp {
             let dataset = self.v1(&ApiPath::new("datasets").id("dataset_id", &args.dataset_id)?).await?;
             let list = dataset["resources"].as_array().cloned().unwrap_or_default();
             let mut text = format!(
-                "Resources of dataset {}: {} in all\n",
+                "Dataset ID: {}\nTotal resources: {}\n",
                 render::text(&dataset, "id").unwrap_or_default(),
                 list.len()
             );
