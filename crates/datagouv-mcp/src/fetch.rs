@@ -8,7 +8,7 @@
 //! refuses literal private addresses when a record is written, but not a
 //! public-looking name that resolves to one, nor a redirect to one. So the
 //! check happens where the connection is made: this client resolves names
-//! with a resolver of its own ([`GuardedResolver`]) that refuses a name when
+//! with a resolver of its own (`GuardedResolver`) that refuses a name when
 //! any address it resolves to is not public, which covers DNS rebinding (the
 //! addresses checked are the ones connected to) and every redirect hop (each
 //! hop is resolved again). Literal addresses, which are connected to without

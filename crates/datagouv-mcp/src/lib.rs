@@ -5,8 +5,10 @@
 //! other, and what that server lacks: any number of Tabular filters with all
 //! twelve operators, `or`/`and` groups, several sorts, column selection and
 //! aggregations ([`tools`]), resource profiles, the metrics of every model,
-//! exports of any query to files under a directory the user names, and
-//! (when allowed) writes. Every answer is compact text for a model's context,
+//! reuses and topics, exports of any query to files under a directory the
+//! user names, and (when allowed) writes. URLs the catalog supplies are
+//! fetched only from public hosts ([`fetch`]); every input schema is flat
+//! and strict, so the strictest clients accept every tool. Every answer is compact text for a model's context,
 //! with the data also as structured content, and says how to get more.
 //!
 //! ```no_run

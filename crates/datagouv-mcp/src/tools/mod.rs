@@ -15,7 +15,8 @@
 //!
 //! A family is an `impl DatagouvMcp` block marked
 //! `#[tool_router(router = FAMILY_router)]`; [`DatagouvMcp::new`] merges
-//! the families' routers (a new family adds its file and one line there).
+//! the families' routers (a new family adds its file and one line there:
+//! issue 23's `query_sql` is to be `sql.rs` with a `sql_router`).
 //! Every input schema is flat and strict (see `schema_check`): one `type`
 //! per property, optional fields absent from `required` (never a `null`
 //! union), closed sets as `enum`, no `$ref`.
