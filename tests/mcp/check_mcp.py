@@ -12,6 +12,14 @@ from the formulas of the fixtures (tests/stack/tabular/sql/*.sql). Prints one
 `ok: …` / `FAIL: …` line per check, `figure: …` lines, and `N passed, M failed`
 last; exits 0 only when every check passed.
 
+The main servers run with `--allow-private-urls` (the dataservices' documents are served on
+this machine); a third server without it must refuse the same document, its host receiving
+nothing. Also checked there: a 50 MB document stopped at the cap (over HTTP, the server's peak
+RSS barely moves), reuses and topics against udata, the query udata receives once generic words
+are left out (a recording proxy in front of udata), and, over HTTP, that the server is stateless
+and that a client leaving mid-call closes the call's fetch. Every tool the server lists must have
+answered a success once.
+
 A second server, started with `--allow-writes` and the stack user's key
 (DATAGOUV_TEST_USER_KEY), then creates, updates and uploads to a private
 dataset of DATAGOUV_TEST_USER_ORG_ID, checked and deleted with urllib; the key
