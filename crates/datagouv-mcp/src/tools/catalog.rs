@@ -68,11 +68,11 @@ pub struct SearchDatasets {
     pub query: String,
     /// The page, from 1.
     #[serde(default = "default_page")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1), transform = super::whole)]
     pub page: u64,
     /// Results per page, 1 to 100.
     #[serde(default = "default_page_size")]
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = 1, max = 100), transform = super::whole)]
     pub page_size: u64,
     /// The order of the results (leave out for relevance); `-` first is descending.
     #[serde(default)]
@@ -92,11 +92,11 @@ pub struct SearchOrganizations {
     pub query: String,
     /// The page, from 1.
     #[serde(default = "default_page")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1), transform = super::whole)]
     pub page: u64,
     /// Results per page, 1 to 100.
     #[serde(default = "default_page_size")]
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = 1, max = 100), transform = super::whole)]
     pub page_size: u64,
     /// The order of the results (leave out for relevance); `-` first is descending.
     #[serde(default)]

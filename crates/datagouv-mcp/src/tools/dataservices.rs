@@ -36,11 +36,11 @@ pub struct SearchDataservices {
     pub query: String,
     /// The page, from 1.
     #[serde(default = "default_page")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1), transform = super::whole)]
     pub page: u64,
     /// Results per page, 1 to 100.
     #[serde(default = "default_page_size")]
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = 1, max = 100), transform = super::whole)]
     pub page_size: u64,
 }
 

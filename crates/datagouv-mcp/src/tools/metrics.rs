@@ -39,7 +39,7 @@ pub struct GetMetrics {
     pub resource_id: Option<String>,
     /// Months, most recent first, 1 to 50.
     #[serde(default = "default_limit")]
-    #[schemars(range(min = 1, max = 50))]
+    #[schemars(range(min = 1, max = 50), transform = super::whole)]
     pub limit: u64,
 }
 
@@ -54,7 +54,7 @@ pub struct GetModelMetrics {
     pub id: Option<String>,
     /// Months, most recent first, 1 to 50.
     #[serde(default = "default_limit")]
-    #[schemars(range(min = 1, max = 50))]
+    #[schemars(range(min = 1, max = 50), transform = super::whole)]
     pub limit: u64,
 }
 

@@ -257,6 +257,12 @@ fn page_bounds(page: u64, page_size: u64, max: u64) -> Result<(u64, u64), Error>
     Ok((page, page_size))
 }
 
+/// A whole number's schema as a plain `integer`: schemars writes `"format":
+/// "uint64"`, a format some dialects refuse (they know `int32` and `int64`).
+fn whole(schema: &mut schemars::Schema) {
+    schema.remove("format");
+}
+
 fn default_page() -> u64 {
     1
 }

@@ -1,8 +1,8 @@
 //! Every tool's input schema in the form the strictest MCP clients accept:
 //! walked node by node, failing on any `$ref`/`$defs`, `anyOf`/`oneOf`/
 //! `allOf`, type arrays or `null` types (optional means absent from
-//! `required`), a closed set left as free text, or a property without a
-//! description.
+//! `required`), a `format` those dialects do not know (`uint64`), a closed
+//! set left as free text, or a property without a description.
 
 use serde_json::{Map, Value};
 
@@ -66,6 +66,13 @@ fn node(schema: &Map<String, Value>, at: &str, found: &mut Vec<String>) {
             return;
         }
     };
+    if let Some(format) = schema.get("format") {
+        // Only the string formats the strict dialects know.
+        let known = kind == "string" && matches!(format.as_str(), Some("date-time" | "date"));
+        if !known {
+            found.push(format!("{here}: format {format} on a {kind}"));
+        }
+    }
     if let Some(values) = schema.get("enum") {
         let strings = values
             .as_array()
@@ -222,6 +229,7 @@ fn the_walker_fails_on_what_strict_clients_refuse() {
         "/undocumented: no description",
         "(root): `$defs`",
         "/condition: `$ref`",
+        "/undocumented: format \"uint32\" on a integer",
     ] {
         assert!(found.contains(expected), "{expected} not in:\n{found}");
     }

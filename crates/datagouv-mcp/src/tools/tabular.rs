@@ -162,11 +162,11 @@ pub struct QueryResourceData {
     pub resource_id: String,
     /// The page, from 1.
     #[serde(default = "default_page")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1), transform = super::whole)]
     pub page: u64,
     /// Rows per page, 1 to 50 (the Tabular API's limit).
     #[serde(default = "default_page_size")]
-    #[schemars(range(min = 1, max = 50))]
+    #[schemars(range(min = 1, max = 50), transform = super::whole)]
     pub page_size: u64,
     /// One filter's column (the official form; `filters` takes more).
     #[serde(default)]

@@ -56,11 +56,11 @@ pub struct SearchTopics {
     pub query: String,
     /// The page, from 1.
     #[serde(default = "default_page")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1), transform = super::whole)]
     pub page: u64,
     /// Results per page, 1 to 100.
     #[serde(default = "default_page_size")]
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = 1, max = 100), transform = super::whole)]
     pub page_size: u64,
     /// The order of the results (leave out for relevance); `-` first is descending.
     #[serde(default)]
@@ -86,11 +86,11 @@ pub struct TopicId {
     pub full_description: bool,
     /// The page of elements, from 1.
     #[serde(default = "default_page")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1), transform = super::whole)]
     pub page: u64,
     /// Elements per page, 1 to 100.
     #[serde(default = "default_page_size")]
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = 1, max = 100), transform = super::whole)]
     pub page_size: u64,
     /// Only elements of this kind (leave out for all).
     #[serde(default)]
