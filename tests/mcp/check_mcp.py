@@ -12,6 +12,14 @@ from the formulas of the fixtures (tests/stack/tabular/sql/*.sql). Prints one
 `ok: …` / `FAIL: …` line per check, `figure: …` lines, and `N passed, M failed`
 last; exits 0 only when every check passed.
 
+The main servers run with `--allow-private-urls` (the dataservices' documents are served on
+this machine); a third server without it must refuse the same document, its host receiving
+nothing. Also checked there: a 50 MB document stopped at the cap (over HTTP, the server's peak
+RSS barely moves), reuses and topics against udata, the query udata receives once generic words
+are left out (a recording proxy in front of udata), and, over HTTP, that the server is stateless
+and that a client leaving mid-call closes the call's fetch. Every tool the server lists must have
+answered a success once.
+
 A second server, started with `--allow-writes` and the stack user's key
 (DATAGOUV_TEST_USER_KEY), then creates, updates and uploads to a private
 dataset of DATAGOUV_TEST_USER_ORG_ID, checked and deleted with urllib; the key
@@ -41,6 +49,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -277,14 +286,54 @@ def make_spec(port: int) -> dict:
     }
 
 
+BIG_BYTES = 50 * 1024 * 1024
+
+
 class SpecServer:
+    """The third-party host of the dataservices' documents, on this machine: /openapi.json (a small
+    document), /big.json (50 MB, streamed without a length), /slow.json (a byte every 0.2 s until
+    the reader goes away, which it records)."""
+
     def __init__(self) -> None:
         outer = self
         self.hits = 0
+        self.big_sent = 0
+        self.slow_opened = threading.Event()
+        self.slow_closed = threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
-                if self.path.split("?")[0] == "/openapi.json":
+                route = self.path.split("?")[0]
+                if route == "/big.json":
+                    outer.hits += 1
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    chunk = b" " * 65536
+                    try:
+                        while outer.big_sent < BIG_BYTES:
+                            self.wfile.write(chunk)
+                            outer.big_sent += len(chunk)
+                    except OSError:
+                        pass
+                    return
+                if route == "/slow.json":
+                    outer.hits += 1
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    outer.slow_opened.set()
+                    try:
+                        for _ in range(600):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    except OSError:
+                        outer.slow_closed.set()
+                    return
+                if route == "/openapi.json":
                     outer.hits += 1
                     body = json.dumps(outer.spec).encode()
                     self.send_response(200)
@@ -300,6 +349,7 @@ class SpecServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.spec = make_spec(self.port)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -329,8 +379,14 @@ def well_formed(result) -> tuple[bool, str]:
     return True, ""
 
 
+CALLED: set[str] = set()  # tools that answered a success at least once
+
+
 async def call(session: ClientSession, name: str, args: dict | None):
-    return await session.call_tool(name, args, read_timeout_seconds=CALL_TIMEOUT)
+    result = await session.call_tool(name, args, read_timeout_seconds=CALL_TIMEOUT)
+    if not result.isError:
+        CALLED.add(name)
+    return result
 
 
 async def call_ok(session: ClientSession, label: str, name: str, args: dict | None):
@@ -366,6 +422,10 @@ EXTRA = {
     "get_resource_profile": ["resource_id"],
     "get_model_metrics": ["model", "id", "limit"],
     "export_resource_data": ["file", "format", "resource_id", "filters", "condition", "sorts"],
+    "search_reuses": ["query", "page", "page_size", "sort", "type", "organization", "tag"],
+    "get_reuse_info": ["reuse_id", "full_description"],
+    "search_topics": ["query", "page", "page_size", "sort", "organization", "tag"],
+    "get_topic_info": ["topic_id", "full_description", "page", "page_size", "element_kind"],
 }
 
 
@@ -383,7 +443,11 @@ class Context:
         self.tmpdir = tmpdir
         self.transport = transport
         self.dataservice_id: str | None = None
+        self.extra_dataservices: dict[str, str] = {}  # route -> id, documents on other routes
         self.spec_server: SpecServer | None = None
+        self.binary = ""
+        self.home = ""
+        self.pid: int | None = None  # the HTTP server's
         self.query_totals: dict[str, int] = {}
 
 
@@ -397,7 +461,8 @@ async def check_tools(session: ClientSession, ctx: Context) -> None:
         props = set((tool.inputSchema or {}).get("properties", {}))
         missing = [p for p in params if p not in props]
         R.check(f"list_tools: {name} has {', '.join(params)}", not missing, f"missing {missing}; has {sorted(props)}")
-    read_only = list(OFFICIAL) + ["get_resource_profile", "get_model_metrics"]
+    read_only = list(OFFICIAL) + ["get_resource_profile", "get_model_metrics", "search_reuses", "get_reuse_info",
+                                  "search_topics", "get_topic_info"]
     wrong = [n for n in read_only if n in tools and (tools[n].annotations is None or tools[n].annotations.readOnlyHint is not True)]
     R.check("list_tools: read-only tools carry readOnlyHint=true", not wrong, f"not read-only: {wrong}")
     export = tools.get("export_resource_data")
@@ -535,8 +600,9 @@ async def check_query_extensions(session: ClientSession, ctx: Context) -> None:
     args = {"resource_id": rid, "page_size": 50,
             "filters": [{"column": "categorie", "operator": "exact", "value": "bêta"},
                         {"column": "score", "operator": "strictly_greater", "value": "50"}],
-            "condition": {"any_of": [{"column": "region", "operator": "exact", "value": "Bretagne"},
-                                     {"column": "annee", "operator": "exact", "value": "2023"}]},
+            "condition": {"mode": "any_of",
+                          "filters": [{"column": "region", "operator": "exact", "value": "Bretagne"},
+                                      {"column": "annee", "operator": "exact", "value": "2023"}]},
             "sorts": [{"column": "score", "direction": "asc"}]}
     result, data = await call_ok(session, "query_resource_data two filters + any_of", "query_resource_data", args)
     expected = sorted((r for r in rows if r["categorie"] == "bêta" and r["score"] > 50
@@ -548,9 +614,11 @@ async def check_query_extensions(session: ClientSession, ctx: Context) -> None:
     # score < 60 AND ((region = Occitanie AND poids >= 25) OR annee = 2020), score desc
     args = {"resource_id": rid, "page_size": 50,
             "filters": [{"column": "score", "operator": "strictly_less", "value": "60"}],
-            "condition": {"any_of": [{"all_of": [{"column": "region", "operator": "exact", "value": "Occitanie"},
-                                                 {"column": "poids", "operator": "greater", "value": "25"}]},
-                                     {"column": "annee", "operator": "exact", "value": "2020"}]},
+            "condition": {"mode": "any_of",
+                          "filters": [{"column": "annee", "operator": "exact", "value": "2020"}],
+                          "groups": [{"mode": "all_of",
+                                      "filters": [{"column": "region", "operator": "exact", "value": "Occitanie"},
+                                                  {"column": "poids", "operator": "greater", "value": "25"}]}]},
             "sorts": [{"column": "score", "direction": "desc"}]}
     result, data = await call_ok(session, "query_resource_data nested all_of in any_of", "query_resource_data", args)
     expected = sorted((r for r in rows if r["score"] < 60
@@ -725,6 +793,189 @@ async def check_dataservices(session: ClientSession, ctx: Context) -> None:
             and "API: Sonde datagouv-rs (version 1.2.3)" in text, text[:500])
 
 
+def create_dataservice(ctx: Context, route: str) -> str | None:
+    """A dataservice whose OpenAPI document is the spec server's `route`; deleted at the end."""
+    port = ctx.spec_server.port
+    body = json.dumps({"title": f"Sonde MCP {route} {int(time.time())}",
+                       "description": "Créé par tests/mcp/check_mcp.py, supprimé à la fin.",
+                       "base_api_url": f"http://127.0.0.1:{port}/api",
+                       "machine_documentation_url": f"http://127.0.0.1:{port}{route}"}).encode()
+    status, _, answer = http("POST", f"{ctx.udata}/dataservices/", body,
+                             {"X-API-KEY": ctx.admin_key, "Content-Type": "application/json"})
+    if not R.check(f"setup: dataservice on {route} created through udata", status == 201, f"HTTP {status}: {answer[:300]!r}"):
+        return None
+    ctx.extra_dataservices[route] = json.loads(answer)["id"]
+    return ctx.extra_dataservices[route]
+
+
+async def check_guarded_fetches(session: ClientSession, ctx: Context) -> None:
+    """The OpenAPI documents are fetched by the guarded client: a loopback host refused (and reached by
+    nothing) without --allow-private-urls, a 50 MB document stopped at the cap, RSS unchanged."""
+    if not ctx.dataservice_id or not ctx.spec_server:
+        R.check("guard: the dataservice of the dataservices group exists", False)
+        return
+    # this session's server has --allow-private-urls: the same document is served (checked above);
+    # a server without it refuses, and the loopback host receives nothing
+    hits = ctx.spec_server.hits
+    with open(os.path.join(ctx.home, "guard-stderr.log"), "w") as errlog:
+        params = StdioServerParameters(command=ctx.binary, args=["mcp"], env=server_env(ctx.env, ctx.home))
+        async with stdio_client(params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as guarded:
+                await guarded.initialize()
+                result = await call(guarded, "get_dataservice_openapi_spec", {"dataservice_id": ctx.dataservice_id})
+    text = text_of(result)
+    R.check("guard: without --allow-private-urls a loopback document URL is a tool error naming the address and the flag",
+            is_error_result(result) and "loopback address (127.0.0.1)" in text and "--allow-private-urls" in text, text[:400])
+    R.check("guard: the loopback host received nothing", ctx.spec_server.hits == hits, f"{ctx.spec_server.hits - hits} request(s)")
+
+    big = create_dataservice(ctx, "/big.json")
+    if big:
+        hwm_before = proc_status_kb(ctx.pid, "VmHWM") if ctx.pid else None
+        rss_before = proc_status_kb(ctx.pid, "VmRSS") if ctx.pid else None
+        result = await call(session, "get_dataservice_openapi_spec", {"dataservice_id": big})
+        text = text_of(result)
+        R.check("guard: a 50 MB document is stopped at the cap with a clear tool error",
+                is_error_result(result) and "larger than the 4.0 MB limit" in text and "/big.json" in text, text[:400])
+        await asyncio.sleep(0.5)
+        sent = ctx.spec_server.big_sent
+        R.check("guard: the transfer stopped near the cap (the host could not send the 50 MB)",
+                sent < 20 * 1024 * 1024, f"{sent} bytes sent")
+        R.figure(f"big_document_bytes_sent_before_stop={sent}")
+        if ctx.pid:
+            hwm_after = proc_status_kb(ctx.pid, "VmHWM")
+            rss_after = proc_status_kb(ctx.pid, "VmRSS")
+            grew = (hwm_after - hwm_before) / 1024
+            R.check("guard: the server's peak RSS grew less than 8 MB over the 50 MB document", grew < 8,
+                    f"VmHWM {hwm_before} -> {hwm_after} kB")
+            R.figure(f"big_document_rss_mb before={rss_before / 1024:.1f} after={rss_after / 1024:.1f} "
+                     f"peak_growth_mb={grew:.1f}")
+        await expect_alive(session, ctx, "a 50 MB document")
+
+
+async def check_reuses_topics(session: ClientSession, ctx: Context) -> None:
+    for label, params in (("p1/5 -views", {"sort": "-views"}), ("type=application", {"type": "application"})):
+        result, data = await call_ok(session, f"search_reuses {label}", "search_reuses",
+                                     {"query": "", "page": 1, "page_size": 5, **params})
+        direct = get_json(f"{ctx.udata2}/reuses/search/?{qs(page=1, page_size=5, **params)}")
+        ids = [r.get("id") for r in data.get("reuses", [])]
+        R.check(f"search_reuses {label}: total and ids equal v2 /reuses/search/",
+                data.get("total") == direct["total"] > 0 and ids == [r["id"] for r in direct["data"]],
+                f"mcp {data.get('total')} {ids} v2 {direct['total']} {[r['id'] for r in direct['data']]}")
+    R.check("search_reuses: the results are delimited as catalog data",
+            "<catalog-data>" in text_of(result) and text_of(result).index("<catalog-data>") < text_of(result).index("1. "),
+            text_of(result)[:300])
+    listing = get_json(f"{ctx.udata}/reuses/?{qs(page_size=50)}")
+    used = next((r for r in listing["data"] if r.get("datasets")), listing["data"][0])
+    direct = get_json(f"{ctx.udata}/reuses/{used['id']}/")
+    result, data = await call_ok(session, "get_reuse_info", "get_reuse_info", {"reuse_id": used["slug"]})
+    R.check("get_reuse_info by slug: id, title, type, url equal v1 /reuses/{id}/",
+            [data.get(k) for k in ("id", "title", "type", "url")] == [direct.get(k) for k in ("id", "title", "type", "url")],
+            f"mcp {[data.get(k) for k in ('id', 'title', 'type', 'url')]}")
+    R.check("get_reuse_info: the datasets it uses, ids and titles as v1's",
+            [(d.get("id"), d.get("title")) for d in data.get("datasets", [])]
+            == [(d["id"], d["title"]) for d in direct["datasets"]] and direct["datasets"],
+            data.get("datasets"))
+    text = text_of(result)
+    inside = text.split("<catalog-data>")[1].split("</catalog-data>")[0] if "<catalog-data>" in text else ""
+    R.check("get_reuse_info: title and datasets inside the catalog-data block",
+            direct["title"] in inside and all(d["id"] in inside for d in direct["datasets"]), text[:400])
+
+    result, data = await call_ok(session, "search_topics", "search_topics", {"query": "", "page_size": 10})
+    direct = get_json(f"{ctx.udata2}/topics/search/?{qs(page=1, page_size=10)}")
+    ids = [t.get("id") for t in data.get("topics", [])]
+    R.check("search_topics: total and ids equal v2 /topics/search/",
+            data.get("total") == direct["total"] > 0 and ids == [t["id"] for t in direct["data"]],
+            f"mcp {data.get('total')} {ids} v2 {direct['total']}")
+    topic = ctx.env.get("DATAGOUV_TEST_TOPIC_ID")
+    if not R.check("setup: DATAGOUV_TEST_TOPIC_ID is set", bool(topic)):
+        return
+    direct = get_json(f"{ctx.udata2}/topics/{topic}/")
+    elements = get_json(f"{ctx.udata2}/topics/{topic}/elements/?{qs(page=1, page_size=20)}")
+    result, data = await call_ok(session, "get_topic_info", "get_topic_info", {"topic_id": direct["slug"]})
+    R.check("get_topic_info by slug: id, name, description equal v2 /topics/{id}/",
+            [data.get(k) for k in ("id", "name", "description")] == [direct.get(k) for k in ("id", "name", "description")],
+            [data.get(k) for k in ("id", "name")])
+    got = [(e.get("class"), e.get("id")) for e in data.get("elements", [])]
+    R.check("get_topic_info: its elements (class, id) equal v2 /topics/{id}/elements/",
+            got == [(e["element"]["class"], e["element"]["id"]) for e in elements["data"]] and data.get("total") == elements["total"] >= 2,
+            f"mcp {got} v2 {elements['data']}")
+    result, data = await call_ok(session, "get_topic_info element_kind=datasets", "get_topic_info",
+                                 {"topic_id": topic, "element_kind": "datasets"})
+    direct = get_json(f"{ctx.udata2}/topics/{topic}/elements/?{qs(page=1, page_size=20, **{'class': 'Dataset'})}")
+    got = [(e.get("class"), e.get("id")) for e in data.get("elements", [])]
+    R.check("get_topic_info element_kind=datasets: only the Dataset elements, as v2 ?class=Dataset",
+            got == [(e["element"]["class"], e["element"]["id"]) for e in direct["data"]] and got and all(c == "Dataset" for c, _ in got),
+            f"mcp {got}")
+
+
+class RecordingProxy:
+    """Forwards GETs to udata and records each path and query: what the MCP server sends."""
+
+    def __init__(self, target: str) -> None:
+        outer = self
+        self.seen: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                outer.seen.append(self.path)
+                status, headers, body = http("GET", target + self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def queries(self, endpoint: str) -> list[dict]:
+        found = []
+        for path in self.seen:
+            parsed = urllib.parse.urlsplit(path)
+            if parsed.path == endpoint:
+                found.append(dict(urllib.parse.parse_qsl(parsed.query)))
+        return found
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+async def check_stop_words(session: ClientSession, ctx: Context) -> None:
+    """Generic words are left out of the query udata receives, as the official server does."""
+    proxy = RecordingProxy(ctx.env["DATAGOUV_TEST_UDATA_BASE_URL"].rstrip("/"))
+    env = {**server_env(ctx.env, ctx.home), "DATAGOUV_MAIN_URL": proxy.url}
+    try:
+        with open(os.path.join(ctx.home, "stopwords-stderr.log"), "w") as errlog:
+            params = StdioServerParameters(command=ctx.binary, args=["mcp"], env=env)
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write) as proxied:
+                    await proxied.initialize()
+                    result = await call(proxied, "search_datasets", {"query": "Données CSV", "page_size": 5})
+                    sent = proxy.queries("/api/2/datasets/search/")
+                    direct = get_json(f"{ctx.udata2}/datasets/search/?{qs(page=1, page_size=5)}")
+                    R.check("stop words: search_datasets 'Données CSV' reaches udata with no q, and lists as an empty query",
+                            sent and "q" not in sent[-1] and not result.isError
+                            and result.structuredContent.get("total") == direct["total"], f"sent {sent}; {text_of(result)[:200]}")
+                    for tool, endpoint, words, expected in (
+                            ("search_reuses", "/api/2/reuses/search/", "données transport fichier", "transport"),
+                            ("search_dataservices", "/api/2/dataservices/search/", "API json données adresse", "API adresse"),
+                            ("search_topics", "/api/2/topics/search/", "Tableaux qualité de l'air", "qualité de l'air")):
+                        before = len(proxy.queries(endpoint))
+                        await call(proxied, tool, {"query": words})
+                        sent = proxy.queries(endpoint)[before:]
+                        # (the stack's udata cannot run word searches: the answer may be an error; the query is the point)
+                        R.check(f"stop words: {tool} '{words}' reaches udata as q='{expected}'",
+                                bool(sent) and sent[0].get("q") == expected, f"sent {sent}")
+    finally:
+        proxy.close()
+
+
 async def expect_alive(session: ClientSession, ctx: Context, after: str) -> None:
     result = await call(session, "get_dataset_info", {"dataset_id": ctx.catalog})
     good, why = well_formed(result)
@@ -841,6 +1092,36 @@ async def check_http_only(session: ClientSession, ctx: Context, url: str, sessio
     R.figure(f"idle_rss_mb={rss_idle / 1024:.1f}" if rss_idle else "idle_rss_mb=unknown")
     R.figure(f"peak_rss_mb={hwm / 1024:.1f}" if hwm else "peak_rss_mb=unknown")
     await expect_alive(session, ctx, "50 concurrent calls")
+    await check_disconnect(session, ctx, url, protocol)
+
+
+async def check_disconnect(session: ClientSession, ctx: Context, url: str, protocol: str) -> None:
+    """A client that disconnects during a call frees what the call held: here the call is fetching a
+    document that trickles in, and the document's host sees its connection closed."""
+    slow = create_dataservice(ctx, "/slow.json")
+    if not slow:
+        return
+    parsed = urllib.parse.urlsplit(url)
+    body = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                       "params": {"name": "get_dataservice_openapi_spec", "arguments": {"dataservice_id": slow}}}).encode()
+    head = (f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: {protocol}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    client = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+    client.sendall(head + body)
+    opened = await asyncio.to_thread(ctx.spec_server.slow_opened.wait, 20)
+    if not R.check("disconnect: the call is fetching the trickling document", opened):
+        client.close()
+        return
+    await asyncio.sleep(0.5)
+    R.check("disconnect: the trickling fetch is still open before the client leaves", not ctx.spec_server.slow_closed.is_set())
+    left = time.perf_counter()
+    client.close()
+    closed = await asyncio.to_thread(ctx.spec_server.slow_closed.wait, 10)
+    R.check("disconnect: the client leaving mid-call closes the call's fetch (within 10 s, its timeout is 15 s)", closed)
+    if closed:
+        R.figure(f"disconnect_to_fetch_closed_ms={(time.perf_counter() - left) * 1000:.0f}")
+    await expect_alive(session, ctx, "a client that left mid-call")
 
 
 def proc_status_kb(pid: int, key: str) -> int | None:
@@ -889,10 +1170,16 @@ async def run_checks(session: ClientSession, ctx: Context, init, started: float,
     await R.group("get_resource_profile", check_profile, session, ctx)
     await R.group("export_resource_data", check_export, session, ctx)
     await R.group("dataservices", check_dataservices, session, ctx)
+    await R.group("guarded fetches", check_guarded_fetches, session, ctx)
+    await R.group("reuses and topics", check_reuses_topics, session, ctx)
+    await R.group("stop words", check_stop_words, session, ctx)
     await R.group("errors", check_errors, session, ctx)
     if http_extra is not None:
         await R.group("http", check_http_only, session, ctx, *http_extra)
     await R.group("overhead", check_overhead, session, ctx)
+    listed = {tool.name for tool in (await session.list_tools()).tools}
+    R.check(f"every listed tool ({len(listed)}) answered a success at least once", listed <= CALLED and len(listed) >= 17,
+            f"never: {sorted(listed - CALLED)}")
 
 
 def server_env(env: dict, home: str) -> dict:
@@ -907,7 +1194,10 @@ def server_env(env: dict, home: str) -> dict:
 
 
 async def run_stdio(binary: str, ctx: Context, home: str, errlog) -> None:
-    params = StdioServerParameters(command=binary, args=["mcp", "--allow-files", ctx.tmpdir], env=server_env(ctx.env, home))
+    ctx.binary, ctx.home = binary, home
+    # --allow-private-urls: the dataservices' documents are served on this machine
+    params = StdioServerParameters(command=binary, args=["mcp", "--allow-files", ctx.tmpdir, "--allow-private-urls"],
+                                   env=server_env(ctx.env, home))
     started = time.perf_counter()
     async with stdio_client(params, errlog=errlog) as (read, write):
         async with ClientSession(read, write) as session:
@@ -917,9 +1207,11 @@ async def run_stdio(binary: str, ctx: Context, home: str, errlog) -> None:
 
 async def run_http(binary: str, ctx: Context, home: str, errlog_path: str) -> None:
     started = time.perf_counter()
-    process = subprocess.Popen([binary, "mcp", "--http", "127.0.0.1:0", "--allow-files", ctx.tmpdir],
+    ctx.binary, ctx.home = binary, home
+    process = subprocess.Popen([binary, "mcp", "--http", "127.0.0.1:0", "--allow-files", ctx.tmpdir, "--allow-private-urls"],
                                env=server_env(ctx.env, home), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
+    ctx.pid = process.pid
     found: dict = {}
     ready = threading.Event()
 
@@ -949,6 +1241,7 @@ async def run_http(binary: str, ctx: Context, home: str, errlog_path: str) -> No
                 await asyncio.sleep(0.3)
                 rss_idle = proc_status_kb(process.pid, "VmRSS")  # idle: initialized, no tool called yet
                 session_id = get_session_id()
+                R.check("http: stateless by default (no Mcp-Session-Id to lose on a restart)", session_id is None, session_id)
                 await run_checks(session, ctx, init, started, initialized,
                                  http_extra=(url, session_id, str(init.protocolVersion), process.pid, rss_idle))
         # the client sent DELETE on leaving: the session id must now be refused (404, MCP spec)
@@ -970,6 +1263,8 @@ async def run_http(binary: str, ctx: Context, home: str, errlog_path: str) -> No
 
 
 def cleanup_dataservice(ctx: Context) -> None:
+    for extra in ctx.extra_dataservices.values():
+        http("DELETE", f"{ctx.udata}/dataservices/{extra}/", headers={"X-API-KEY": ctx.admin_key})
     if ctx.dataservice_id:
         status, _, body = http("DELETE", f"{ctx.udata}/dataservices/{ctx.dataservice_id}/", headers={"X-API-KEY": ctx.admin_key})
         after, _, _ = http("GET", f"{ctx.udata}/dataservices/{ctx.dataservice_id}/")
@@ -1194,7 +1489,9 @@ async def check_write_errors(session: ClientSession, w: WriteContext) -> None:
         result = w.seen.result(await call(session, "query_resource_data",
                                           {"resource_id": w.rid_indexed, "filter_column": "categorie",
                                            "filter_value": "alpha", "filter_operator": "no_such_operator"}))
-        R.check("writes errors: query_resource_data filter_operator='no_such_operator' → isError", is_error_result(result),
+        # refused against the schema's enum before the tool runs, naming the operators it takes
+        R.check("writes errors: query_resource_data filter_operator='no_such_operator' → isError naming the operators",
+                bool(result.isError) and "no_such_operator" in text_of(result) and "strictly_greater" in text_of(result),
                 f"isError={result.isError} {text_of(result)[:300]!r}")
     except McpError as err:
         w.seen.error(err)
@@ -1278,6 +1575,8 @@ def hostile_calls(hostile: str) -> list[tuple[str, dict]]:
         ("export_resource_data", {"file": "hostile.csv", "resource_id": hostile}),
         ("get_dataservice_info", {"dataservice_id": hostile}),
         ("get_dataservice_openapi_spec", {"dataservice_id": hostile}),
+        ("get_reuse_info", {"reuse_id": hostile}),
+        ("get_topic_info", {"topic_id": hostile}),
         ("get_metrics", {"dataset_id": hostile, "resource_id": hostile}),
         ("update_dataset", {"dataset_id": hostile, "changes": {"description": "changed by a hostile id"}}),
         ("upload_resource", {"dataset_id": hostile, "file": "hostile-upload.csv"}),

@@ -215,6 +215,16 @@ pub struct McpArgs {
     /// `upload_resource`); they also need an API key.
     #[arg(long)]
     pub allow_writes: bool,
+    /// Let the tools fetch catalog-supplied URLs (a dataservice's OpenAPI
+    /// document) on loopback, private and link-local addresses, for a
+    /// server inside an intranet. Without it those are refused.
+    #[arg(long)]
+    pub allow_private_urls: bool,
+    /// Over --http, keep a session per client instead of answering each
+    /// request on its own (no tool needs one; stateless survives restarts
+    /// and load balancers).
+    #[arg(long, requires = "http")]
+    pub http_sessions: bool,
 }
 
 /// The search text of every `list`.

@@ -29,6 +29,8 @@ pub async fn run(client: datagouv::Client, args: McpArgs) -> Result<(), CliError
         allow_writes: args.allow_writes,
         // Other machines name the server in ways it cannot know.
         any_host: args.allow_remote,
+        allow_private_urls: args.allow_private_urls,
+        http_sessions: args.http_sessions,
     };
     let server = datagouv_mcp::DatagouvMcp::new(client, options);
     let Some(addr) = args.http else {

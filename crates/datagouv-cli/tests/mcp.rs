@@ -5,7 +5,12 @@
 //! name and parameter), calls every tool and checks each answer against
 //! what udata, api-tabular and the metrics API hold (fetched independently),
 //! runs the two-condition query the official server cannot answer, and the
-//! error cases; over HTTP also 50 concurrent calls. It prints its figures
+//! error cases; over HTTP also 50 concurrent calls. It checks the guarded
+//! fetches of catalog URLs (a loopback host refused and unreached without
+//! `--allow-private-urls`, a 50 MB document stopped at the cap), reuses and
+//! topics, the query udata receives without generic words, the stateless
+//! HTTP mode and a client leaving mid-call, and that every listed tool
+//! answered a success. It prints its figures
 //! (`figure: …`) and ends with `N passed, M failed`. Its security part
 //! drives a server holding a user's key with hostile input: ids that would
 //! climb to other endpoints, symbolic links out of the allowed folder,

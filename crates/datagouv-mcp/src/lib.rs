@@ -5,8 +5,10 @@
 //! other, and what that server lacks: any number of Tabular filters with all
 //! twelve operators, `or`/`and` groups, several sorts, column selection and
 //! aggregations ([`tools`]), resource profiles, the metrics of every model,
-//! exports of any query to files under a directory the user names, and
-//! (when allowed) writes. Every answer is compact text for a model's context,
+//! reuses and topics, exports of any query to files under a directory the
+//! user names, and (when allowed) writes. URLs the catalog supplies are
+//! fetched only from public hosts ([`fetch`]); every input schema is flat
+//! and strict, so the strictest clients accept every tool. Every answer is compact text for a model's context,
 //! with the data also as structured content, and says how to get more.
 //!
 //! ```no_run
@@ -18,6 +20,7 @@
 //! ```
 
 mod api_path;
+pub mod fetch;
 mod files;
 pub mod render;
 pub mod tools;
@@ -45,6 +48,16 @@ pub struct Options {
     /// accepted, which stops DNS rebinding. Browser `Origin`s are checked
     /// either way (see [`serve_http`]).
     pub any_host: bool,
+    /// URLs the catalog supplies (a dataservice's OpenAPI document) may
+    /// name loopback, private and other non-public addresses
+    /// (`--allow-private-urls`, for deployments inside an intranet). Off,
+    /// they are refused where the connection is made ([`fetch`]).
+    pub allow_private_urls: bool,
+    /// Over HTTP, keep a session per client (`Mcp-Session-Id`) instead of
+    /// answering each request on its own. Off (the default), no tool needs
+    /// a session: a restart or a load balancer between two calls of a
+    /// client loses nothing.
+    pub http_sessions: bool,
 }
 
 /// What can stop a server.
@@ -73,7 +86,11 @@ pub async fn serve_stdio(server: DatagouvMcp) -> Result<(), ServeError> {
 }
 
 /// Serves streamable HTTP at `http://ADDR/mcp` on an already bound
-/// listener, one session per client, until `shutdown` completes.
+/// listener until `shutdown` completes: each request answered on its own
+/// (stateless: no session to lose when the server restarts or sits behind a
+/// load balancer), or one session per client with
+/// [`Options::http_sessions`]. A client that disconnects during a call
+/// cancels it: its requests, streams and files are dropped.
 ///
 /// A request is refused with 403 when its `Host` is not a loopback name or
 /// the listening address (unless [`Options::any_host`] on an address that
@@ -87,7 +104,10 @@ pub async fn serve_http(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let local: SocketAddr = listener.local_addr()?;
-    let config = http_config(local, server.options().any_host);
+    let config = http_config(local, server.options().any_host)
+        .with_legacy_session_mode(server.options().http_sessions)
+        // Stateless answers are single JSON messages: no stream to hold.
+        .with_json_response(!server.options().http_sessions);
     let server = Arc::new(server);
     let service = rmcp::transport::streamable_http_server::StreamableHttpService::new(
         move || Ok(DatagouvMcp::clone(&server)),
