@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::{
-    catalog::{find_resource, resource_dataset, typed_changes},
+    catalog::{resource_dataset, typed_changes},
     error::CliError,
     settings::Settings,
 };
@@ -389,9 +389,11 @@ async fn common(client: &Client, noun: Noun, command: Common) -> Result<(), CliE
         _ => None,
     };
     if let Some((id, shown)) = resource_read {
-        // Found by its id alone (one request), as the official tool does.
-        let (_, resource) = find_resource(client, id).await?;
-        let value = serde_json::to_value(resource).expect("a resource serialises");
+        // Found by its id alone (one request), as the official tool does;
+        // the JSON as the server wrote it.
+        let path = format!("/datasets/resources/{}/", datagouv::path_segment(&id)?);
+        let (_, mut found) = request(client, true, Method::GET, &path, None).await?;
+        let value = found["resource"].take();
         return if shown {
             display(&value, attributes::RESOURCE)
         } else {
@@ -436,7 +438,7 @@ async fn common(client: &Client, noun: Noun, command: Common) -> Result<(), CliE
                 }
                 Noun::Topic => {
                     let changes = crate::topics::topic_changes(&set)?;
-                    client.update_topic(&id, changes).await?;
+                    client.update_topic::<Value>(&id, changes).await?;
                 }
                 Noun::Resource => {
                     crate::catalog::update_resource(client, &[id], &set).await?;
@@ -622,10 +624,10 @@ pub async fn topic(client: &Client, command: TopicCompat) -> Result<(), CliError
             let mut body = set_fields::<v2::TopicInput>(&set, "a topic")?;
             body.insert("name".into(), json!(name));
             body.extend(owner_fields(&owner, false));
-            let created = client.create_topic(Value::Object(body)).await?;
+            let created: Value = client.create_topic(Value::Object(body)).await?;
             say(format!(
                 "Topic created successfully ✓ id is : {}",
-                created.id
+                id_of(&created)
             ))
         }
         TopicCompat::Common(command) => common(client, Noun::Topic, command).await,

@@ -3,8 +3,9 @@
 //! create, update, delete, and their elements listed, added and removed.
 
 use clap::{Subcommand, ValueEnum};
-use datagouv::{Client, ElementKind, Paginator, SendExt, TopicElement};
-use futures::TryStreamExt;
+use datagouv::main_api::v1::types::{DataserviceRead, ReuseRead};
+use datagouv::{Client, ElementKind, Paginator, TopicElement};
+use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use crate::{
@@ -38,6 +39,8 @@ mod fields {
         "page",
     ];
     pub const ELEMENT: &[&str] = &["id", "element.class", "element.id", "title"];
+    pub const DATASET_OBJECT: &[&str] = &["id", "title", "organization.name", "last_update"];
+    pub const OBJECT: &[&str] = &["id", "title", "organization.name", "owner.slug"];
 }
 
 /// `topics …`
@@ -106,6 +109,11 @@ pub enum TopicsCommand {
         /// Only the elements of this kind.
         #[arg(long, value_enum)]
         kind: Option<Kind>,
+        /// The datasets, reuses or dataservices themselves (each read
+        /// whole), not the elements; needs --kind dataset, reuse or
+        /// dataservice.
+        #[arg(long, requires = "kind")]
+        objects: bool,
         /// How many.
         #[command(flatten)]
         limit: ListLimit,
@@ -236,8 +244,14 @@ pub async fn run(client: &Client, command: TopicsCommand, output: &Output) -> Re
             list(pages, limit, output, fields::TOPIC_LIST).await
         }
         TopicsCommand::Show { topic } => {
-            let request = v2.get_topic().topic(topic).send().value();
-            show(request, output, fields::TOPIC).await
+            // The server's JSON whole (the generated organization model
+            // lacks the organization's id).
+            output.check_fields(datagouv::model_fields::<datagouv::Topic>())?;
+            let path = format!("/topics/{}/", datagouv::path_segment(&topic)?);
+            let response = client.raw_v2(reqwest::Method::GET, &path, None).await?;
+            let body = response.bytes().await.map_err(datagouv::Error::Transport)?;
+            let record = Record::from_json(&String::from_utf8_lossy(&body))?;
+            output.print_one(record, Some(fields::TOPIC)).await
         }
         TopicsCommand::Create {
             name,
@@ -258,18 +272,55 @@ pub async fn run(client: &Client, command: TopicsCommand, output: &Output) -> Re
             if !elements.is_empty() {
                 body["elements"] = Value::Array(elements.json());
             }
-            show(client.create_topic(body), output, fields::TOPIC).await
+            show(client.create_topic::<Value>(body), output, fields::TOPIC).await
         }
         TopicsCommand::Update { topic, set } => {
             let changes = topic_changes(&set)?;
-            show(client.update_topic(&topic, changes), output, fields::TOPIC).await
+            show(
+                client.update_topic::<Value>(&topic, changes),
+                output,
+                fields::TOPIC,
+            )
+            .await
         }
         TopicsCommand::Delete { topic } => {
             client.delete_topic(&topic).await?;
             let record = Record::from_pairs([("deleted", Value::from(topic))]);
             output.print_one(record, None).await
         }
-        TopicsCommand::Elements { topic, kind, limit } => {
+        TopicsCommand::Elements {
+            topic,
+            kind,
+            objects: true,
+            limit,
+        } => {
+            let max = limit.max().unwrap_or(usize::MAX);
+            match kind {
+                Some(Kind::Dataset) => {
+                    output.check_fields(datagouv::model_fields::<datagouv::Dataset>())?;
+                    let rows = records(client.topic_datasets(&topic), max);
+                    output
+                        .print_stream(rows, Some(fields::DATASET_OBJECT))
+                        .await
+                }
+                Some(Kind::Reuse) => {
+                    output.check_fields(datagouv::model_fields::<ReuseRead>())?;
+                    let rows = records(client.topic_reuses(&topic), max);
+                    output.print_stream(rows, Some(fields::OBJECT)).await
+                }
+                Some(Kind::Dataservice) => {
+                    output.check_fields(datagouv::model_fields::<DataserviceRead>())?;
+                    let rows = records(client.topic_dataservices(&topic), max);
+                    output.print_stream(rows, Some(fields::OBJECT)).await
+                }
+                Some(Kind::Text) | None => Err(CliError::usage(
+                    "free-text elements are no objects: --objects takes --kind dataset, reuse or dataservice",
+                )),
+            }
+        }
+        TopicsCommand::Elements {
+            topic, kind, limit, ..
+        } => {
             let pages = client.topic_elements(&topic, kind.map(ElementKind::from));
             list(pages, limit, output, fields::ELEMENT).await
         }
@@ -332,6 +383,18 @@ pub async fn run(client: &Client, command: TopicsCommand, output: &Output) -> Re
             output.print(records, None).await
         }
     }
+}
+
+/// The objects of a stream as records, at most `max`.
+fn records<T: serde::Serialize>(
+    objects: futures::stream::BoxStream<'static, Result<T, datagouv::Error>>,
+    max: usize,
+) -> impl futures::Stream<Item = Result<Record, CliError>> {
+    objects.take(max).map(|object| {
+        object
+            .map_err(CliError::from)
+            .and_then(|o| Record::from_serialize(&o))
+    })
 }
 
 /// `--set` pairs of a topic update, typed by the v2 topic model.

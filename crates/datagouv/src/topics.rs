@@ -10,6 +10,7 @@
 
 use datagouv_main::{v1, v2};
 use futures::{StreamExt, TryStreamExt, stream::BoxStream};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::{Client, Error, Paginator, SendExt};
@@ -178,19 +179,19 @@ impl Client {
 
     /// Creates a topic from a JSON object of its fields (`name` required;
     /// `description`, `tags`, `private`, `organization` (an id) or `owner`,
-    /// …). Checked against the model before any request.
-    pub async fn create_topic(&self, fields: Value) -> Result<Topic, Error> {
+    /// `elements`, …). Checked against the model before any request. The
+    /// answer is read as `T`: [`Topic`], or [`serde_json::Value`] for the
+    /// server's JSON whole.
+    pub async fn create_topic<T: DeserializeOwned>(&self, fields: Value) -> Result<T, Error> {
         checked_topic_fields(&fields)?;
-        let input: v2::types::TopicInput = serde_json::from_value(fields)
-            .map_err(|e| Error::InvalidInput(format!("a topic needs a name: {e}")))?;
-        if input.name.trim().is_empty() {
+        let name = fields
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if name.trim().is_empty() {
             return Err(Error::InvalidInput("a topic needs a non-empty name".into()));
         }
-        self.main_v2()
-            .create_topic()
-            .body(input)
-            .send()
-            .value()
+        self.topic_write(reqwest::Method::POST, "/topics/".into(), fields)
             .await
     }
 
@@ -198,13 +199,28 @@ impl Client {
     /// `{"description": "…", "private": true}`); the fields not named keep
     /// their values, and so do the elements unless `elements` is named.
     /// Refused before any request: a name that is not a field of a topic, a
-    /// value of the wrong type.
-    pub async fn update_topic(&self, topic: &str, changes: Value) -> Result<Topic, Error> {
+    /// value of the wrong type. The answer is read as `T` (see
+    /// [`Client::create_topic`]).
+    pub async fn update_topic<T: DeserializeOwned>(
+        &self,
+        topic: &str,
+        changes: Value,
+    ) -> Result<T, Error> {
         checked_topic_fields(&changes)?;
         let path = format!("/topics/{}/", crate::path_segment(topic)?);
-        let response = self
-            .raw_v2(reqwest::Method::PUT, &path, Some(changes))
-            .await?;
+        self.topic_write(reqwest::Method::PUT, path, changes).await
+    }
+
+    /// Sends a topic write below `/api/2` and reads the answer as `T` (the
+    /// object is sent as given: the generated model would drop a `null`
+    /// and always send `name`).
+    async fn topic_write<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: String,
+        body: Value,
+    ) -> Result<T, Error> {
+        let response = self.raw_v2(method, &path, Some(body)).await?;
         let body = response.bytes().await.map_err(Error::Transport)?;
         serde_json::from_slice(&body).map_err(|source| Error::Decode {
             excerpt: crate::error::excerpt(&body),
@@ -279,14 +295,7 @@ impl Client {
         body: Value,
     ) -> Result<Vec<TopicElement>, Error> {
         let path = format!("/topics/{}/elements/", crate::path_segment(topic)?);
-        let response = self
-            .raw_v2(reqwest::Method::POST, &path, Some(body))
-            .await?;
-        let body = response.bytes().await.map_err(Error::Transport)?;
-        serde_json::from_slice(&body).map_err(|source| Error::Decode {
-            excerpt: crate::error::excerpt(&body),
-            source,
-        })
+        self.topic_write(reqwest::Method::POST, path, body).await
     }
 
     /// Removes one element from a topic by the element's id (the object it
