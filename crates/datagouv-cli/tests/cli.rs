@@ -3118,3 +3118,40 @@ printf '%s\n' "${COMPREPLY[@]}""#,
         assert!(pages.join(page).is_file(), "{page}: {:?}", names(&pages));
     }
 }
+
+#[test]
+fn topic_token_and_resource_mistakes_are_refused_before_any_request() {
+    // No server listens at this URL: a request would exit 1, not 2.
+    let offline = || {
+        let mut command = bare_cli();
+        command
+            .env("DATAGOUV_MAIN_URL", "http://127.0.0.1:9")
+            .env("DATAGOUV_API_KEY", "udata_not-a-real-key");
+        command
+    };
+    for args in [
+        &["topics", "add", "t"][..],
+        &["topics", "elements", "t", "--objects"],
+        &["topics", "elements", "t", "--kind", "text", "--objects"],
+        &["topics", "update", "t", "--set", "colour=3"],
+        &["topics", "update", "t", "--set", "private=maybe"],
+        &["topics", "remove", "t"],
+        &["tokens", "create", "x", "--expires", "30/06/2027"],
+        &["resources", "show", "d", "r", "extra"],
+        &["resources", "update", "r", "--set", "nothing"],
+        &["dataset", "sort-resources", "d", "title"],
+        &["dataset", "sort-resources", "d", "owner.asc"],
+        &["dataset", "create", "only a title"],
+        &["resource", "create", "d", "t"],
+        &["resource", "create", "d", "t", "--url", "not a url"],
+        &["setup", "--environment", "dev"],
+    ] {
+        let run = Run::of(offline(), args);
+        assert_eq!(run.code, 2, "{}", run.render());
+        assert!(
+            !run.stderr.contains("could not talk to the server"),
+            "{}",
+            run.render()
+        );
+    }
+}

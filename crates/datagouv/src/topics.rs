@@ -310,3 +310,68 @@ impl Client {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_writes_take_only_topic_fields_of_their_type() {
+        assert!(checked_topic_fields(&json!({ "description": "x", "private": true })).is_ok());
+        let unknown = checked_topic_fields(&json!({ "colour": 3 })).unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains("`colour` is not a field of a topic"),
+            "{unknown}"
+        );
+        let wrong = checked_topic_fields(&json!({ "private": "yes" })).unwrap_err();
+        assert!(wrong.to_string().contains("`private` cannot be"), "{wrong}");
+        assert!(checked_topic_fields(&json!(["name"])).is_err());
+    }
+
+    #[test]
+    fn element_kinds_follow_the_server_classes() {
+        let element = |class: Option<&str>| -> TopicElement {
+            serde_json::from_value(json!({
+                "id": "e", "tags": [],
+                "element": class.map(|c| json!({ "class": c, "id": "o" })),
+            }))
+            .unwrap()
+        };
+        for kind in [
+            ElementKind::Dataset,
+            ElementKind::Reuse,
+            ElementKind::Dataservice,
+        ] {
+            assert_eq!(ElementKind::of(&element(Some(kind.class()))), Some(kind));
+        }
+        assert_eq!(ElementKind::of(&element(None)), Some(ElementKind::Text));
+        assert_eq!(ElementKind::of(&element(Some("Post"))), None);
+        assert_eq!(ElementKind::Text.class(), "None");
+    }
+
+    #[tokio::test]
+    async fn elements_without_an_object_or_a_title_are_refused_before_sending() {
+        // No server listens there: a request would be a transport error.
+        let client = Client::builder()
+            .main_url("http://127.0.0.1:9")
+            .api_key("k")
+            .build()
+            .unwrap();
+        for objects in [
+            &[(ElementKind::Text, "x")][..],
+            &[(ElementKind::Dataset, " ")][..],
+        ] {
+            let error = client.add_topic_elements("t", objects).await.unwrap_err();
+            assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
+        }
+        let error = client.add_topic_text("t", " ", None).await.unwrap_err();
+        assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
+        let error = client
+            .create_topic::<Value>(json!({ "name": "" }))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
+    }
+}
