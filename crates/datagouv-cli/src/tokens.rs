@@ -6,7 +6,7 @@
 //! command's output; the CLI installs no logger, and nothing else prints it.
 
 use clap::Subcommand;
-use datagouv::main_api::v1::types::{ApiTokenRead, ApiTokenWrite};
+use datagouv::main_api::v1::types::{ApiTokenCreated, ApiTokenRead, ApiTokenWrite};
 use datagouv::{Client, SendExt};
 use serde_json::{Value, json};
 
@@ -54,9 +54,9 @@ pub enum TokensCommand {
 
 /// Runs a `tokens` command.
 pub async fn run(client: &Client, command: TokensCommand, output: &Output) -> Result<(), CliError> {
-    output.check_fields(datagouv::model_fields::<ApiTokenRead>())?;
     match command {
         TokensCommand::List => {
+            output.check_fields(datagouv::model_fields::<ApiTokenRead>())?;
             let tokens = client.main().list_api_tokens().send().value().await?;
             let records = tokens
                 .iter()
@@ -69,6 +69,7 @@ pub async fn run(client: &Client, command: TokensCommand, output: &Output) -> Re
             expires,
             scope,
         } => {
+            output.check_fields(datagouv::model_fields::<ApiTokenCreated>())?;
             let mut body = json!({ "name": name });
             if let Some(expires) = expires {
                 body["expires_at"] = json!(expiry(&expires)?);

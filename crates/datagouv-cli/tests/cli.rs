@@ -2489,6 +2489,23 @@ fn a_token_is_created_used_listed_revoked_then_refused_and_its_secret_is_in_no_l
     );
     let created = json_of(&run);
     let secret = created["token"].as_str().unwrap().to_owned();
+    // `--fields` takes the fields of a new token, the secret among them.
+    let only = Run::of(
+        stack.user_cli(),
+        &[
+            "tokens",
+            "create",
+            "jeton bref",
+            "--fields",
+            "name,token,token_prefix",
+            "--jsonl",
+        ],
+    );
+    let only = json_of(&only);
+    assert_eq!(only["name"], "jeton bref");
+    assert!(only["token"].as_str().unwrap().starts_with("udata_"));
+    let prefix_of_brief = only["token_prefix"].as_str().unwrap().to_owned();
+    Run::of(stack.user_cli(), &["tokens", "revoke", &prefix_of_brief]).ok();
     assert!(secret.starts_with("udata_"), "{created}");
     assert!(
         !run.stderr.contains(&secret),
