@@ -282,9 +282,44 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
             });
             list(pages, limit, output, fields::RESOURCE_LIST).await
         }
-        Command::Resources(ResourcesCommand::Show { dataset, rid }) => {
-            let request = main.get_resource().dataset(dataset).rid(rid).send().value();
-            show(request, output, fields::RESOURCE).await
+        Command::Resources(ResourcesCommand::Show { ids }) => {
+            output.check_fields(datagouv::model_fields::<datagouv::Resource>())?;
+            let resource = match ResourceIds::parse(&ids) {
+                ResourceIds::Scoped { dataset, rid } => {
+                    main.get_resource()
+                        .dataset(dataset)
+                        .rid(rid)
+                        .send()
+                        .value()
+                        .await?
+                }
+                // The v2 answer holds the resource itself (one request),
+                // read as the v1 model the scoped answer is read as.
+                ResourceIds::Alone { rid } => {
+                    let found = serde_json::to_value(find_resource(client, rid).await?.1)
+                        .expect("a resource serialises");
+                    serde_json::from_value::<datagouv::Resource>(found).map_err(|e| {
+                        CliError::other(format!("the resource does not fit the v1 model: {e}"))
+                    })?
+                }
+            };
+            output
+                .print_one(Record::from_serialize(&resource)?, Some(fields::RESOURCE))
+                .await
+        }
+        Command::Resources(ResourcesCommand::Update { ids, set }) => {
+            output.check_fields(datagouv::model_fields::<datagouv::Resource>())?;
+            let record = update_resource(client, &ids, &set).await?;
+            output.print_one(record, Some(fields::RESOURCE)).await
+        }
+        Command::Resources(ResourcesCommand::Delete { ids }) => {
+            let (dataset, rid) = resource_dataset(client, &ids).await?;
+            client.delete_resource(&dataset, &rid).await?;
+            let record = Record::from_pairs([
+                ("deleted", Value::from(rid)),
+                ("dataset", Value::from(dataset)),
+            ]);
+            output.print_one(record, None).await
         }
         Command::Organizations(SimpleCommand::List { query, limit }) => {
             let query = query.query;
@@ -350,12 +385,104 @@ pub async fn run(client: &Client, command: Command, output: &Output) -> Result<(
         | Command::Config(_)
         | Command::Mcp(_)
         | Command::Sync(_)
-        | Command::Sql(_) => unreachable!("dispatched in main"),
+        | Command::Sql(_)
+        | Command::Topics(_)
+        | Command::Tokens(_)
+        | Command::Completions(_)
+        | Command::Man(_)
+        | Command::Dataset(_)
+        | Command::Organization(_)
+        | Command::Resource(_)
+        | Command::Topic(_)
+        | Command::Setup(_)
+        | Command::DeleteConfig => unreachable!("dispatched in main"),
     }
 }
 
+/// A resource named by `[DATASET] RID`.
+enum ResourceIds {
+    /// With its dataset.
+    Scoped { dataset: String, rid: String },
+    /// By its id alone.
+    Alone { rid: String },
+}
+
+impl ResourceIds {
+    /// Reads the one or two values clap let through.
+    fn parse(ids: &[String]) -> ResourceIds {
+        match ids {
+            [dataset, rid] => ResourceIds::Scoped {
+                dataset: dataset.clone(),
+                rid: rid.clone(),
+            },
+            [rid] => ResourceIds::Alone { rid: rid.clone() },
+            _ => unreachable!("clap takes one or two values"),
+        }
+    }
+}
+
+/// A resource found by its id alone (Main API v2, one request): its
+/// dataset's id and the resource as `GET /datasets/{dataset}/resources/{rid}/`
+/// answers it. A community resource has no dataset of its own (`None`).
+pub(crate) async fn find_resource(
+    client: &Client,
+    rid: String,
+) -> Result<(Option<String>, datagouv::main_api::v2::types::Resource), CliError> {
+    match client.main_v2().get_resource().rid(&rid).send().value().await {
+        Ok(found) => Ok((found.dataset_id, found.resource)),
+        Err(error) if error.status().is_some_and(|s| s.as_u16() == 404) => Err(
+            CliError::not_found(format!("no resource `{rid}`")).with_hint(
+                "a resource id is a UUID; `datagouv resources list DATASET` lists a dataset's resources",
+            ),
+        ),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The dataset and id of a resource named by `[DATASET] RID`: the dataset
+/// as given, else found with one request.
+pub(crate) async fn resource_dataset(
+    client: &Client,
+    ids: &[String],
+) -> Result<(String, String), CliError> {
+    match ResourceIds::parse(ids) {
+        ResourceIds::Scoped { dataset, rid } => Ok((dataset, rid)),
+        ResourceIds::Alone { rid } => match find_resource(client, rid.clone()).await? {
+            (Some(dataset), _) => Ok((dataset, rid)),
+            (None, _) => Err(CliError::usage(format!(
+                "the resource `{rid}` belongs to no dataset (a community resource)"
+            ))
+            .with_hint("change it with `datagouv api put /datasets/community_resources/RID/`")),
+        },
+    }
+}
+
+/// `resources update [DATASET] RID --set …`: the `--set` pairs typed by the
+/// resource model (checked before any request), the dataset found when not
+/// given, the changed resource as the server answers it.
+pub(crate) async fn update_resource(
+    client: &Client,
+    ids: &[String],
+    set: &[String],
+) -> Result<Record, CliError> {
+    use datagouv::main_api::v1::types::ResourceWrite;
+    let writable = datagouv::model_fields::<ResourceWrite>();
+    let changes = typed_changes::<ResourceWrite>(set, writable, "a resource")?;
+    let (dataset, rid) = resource_dataset(client, ids).await?;
+    let path = format!(
+        "/datasets/{}/resources/{}/",
+        datagouv::path_segment(&dataset)?,
+        datagouv::path_segment(&rid)?
+    );
+    let response = client
+        .raw(reqwest::Method::PUT, &path, Some(changes))
+        .await?;
+    let body = response.bytes().await.map_err(datagouv::Error::Transport)?;
+    Record::from_json(&String::from_utf8_lossy(&body))
+}
+
 /// Items per request: `--page-size`, else the limit, up to 100.
-fn page_size(limit: ListLimit) -> u64 {
+pub(crate) fn page_size(limit: ListLimit) -> u64 {
     match limit.page_size {
         Some(size) => u64::from(size),
         None => limit.max().map_or(100, |max| max.clamp(1, 100) as u64),
@@ -364,7 +491,7 @@ fn page_size(limit: ListLimit) -> u64 {
 
 /// Prints the items of a list, at most `--limit` of them (requesting no
 /// page beyond them).
-async fn list<P>(
+pub(crate) async fn list<P>(
     pages: Paginator<P>,
     limit: ListLimit,
     output: &Output,
@@ -389,7 +516,11 @@ where
 
 /// Prints the object a request answers; `--fields` is checked against
 /// the object's model before the request is sent.
-async fn show<T, F>(request: F, output: &Output, defaults: &[&str]) -> Result<(), CliError>
+pub(crate) async fn show<T, F>(
+    request: F,
+    output: &Output,
+    defaults: &[&str],
+) -> Result<(), CliError>
 where
     T: Serialize + DeserializeOwned,
     F: Future<Output = Result<T, datagouv::Error>>,
@@ -403,7 +534,10 @@ where
 
 /// The id of an organization named by id or slug (udata's dataset filters
 /// take the id only).
-async fn organization_id(client: &Client, organization: &str) -> Result<String, CliError> {
+pub(crate) async fn organization_id(
+    client: &Client,
+    organization: &str,
+) -> Result<String, CliError> {
     let found = client
         .main()
         .get_organization()
@@ -424,21 +558,31 @@ async fn organization_id(client: &Client, organization: &str) -> Result<String, 
 }
 
 /// `field=value` pairs as a JSON object, each value read by its field's
-/// type in the dataset model: as JSON when that fits the field (`false`,
-/// `["a"]`, `null` to clear it), else as text when the field takes text
-/// (`title=2024` is the title "2024"). A value that fits neither, and a
-/// name that is not a writable field, are refused before any request.
+/// type in the dataset model (see [`typed_changes`]).
 fn parse_changes(pairs: &[String]) -> Result<Value, CliError> {
     use datagouv::main_api::v1::types::DatasetWrite;
+    typed_changes::<DatasetWrite>(pairs, &datagouv::dataset_writable_fields(), "a dataset")
+}
+
+/// `field=value` pairs as a JSON object, each value read by its field's
+/// type in the write model `T`: as JSON when that fits the field (`false`,
+/// `["a"]`, `null` to clear it), else as text when the field takes text
+/// (`title=2024` is the title "2024"). A value that fits neither, and a
+/// name that is not one of `writable`, are refused before any request.
+/// `what` names the object in messages ("a dataset").
+pub(crate) fn typed_changes<T: DeserializeOwned>(
+    pairs: &[String],
+    writable: &[&str],
+    what: &str,
+) -> Result<Value, CliError> {
     if pairs.is_empty() {
         return Err(CliError::usage(
             "nothing to change: give at least one --set FIELD=VALUE",
         ));
     }
-    let writable = datagouv::dataset_writable_fields();
     let fits = |field: &str, value: &Value| {
         let one = Value::Object([(field.to_owned(), value.clone())].into_iter().collect());
-        serde_json::from_value::<DatasetWrite>(one)
+        serde_json::from_value::<T>(one)
     };
     let mut changes = serde_json::Map::new();
     for pair in pairs {
@@ -447,10 +591,10 @@ fn parse_changes(pairs: &[String]) -> Result<Value, CliError> {
             .filter(|(field, _)| !field.is_empty())
             .ok_or_else(|| CliError::usage(format!("`{pair}` is not FIELD=VALUE")))?;
         if !writable.contains(&field) {
-            let why = if datagouv::model_fields::<DatasetWrite>().contains(&field) {
-                "is set by the server: an update cannot change it"
+            let why = if datagouv::model_fields::<T>().contains(&field) {
+                "is set by the server: an update cannot change it".to_owned()
             } else {
-                "is not a field of a dataset"
+                format!("is not a field of {what}")
             };
             return Err(
                 CliError::usage(format!("--set `{field}`: {field} {why}")).with_hint(format!(
@@ -459,13 +603,19 @@ fn parse_changes(pairs: &[String]) -> Result<Value, CliError> {
                 )),
             );
         }
+        // A model with required fields refuses every one-field object the
+        // same way: only a type error about this field counts.
+        let type_error = |error: serde_json::Error| {
+            let message = error.to_string();
+            (!message.starts_with("missing field")).then_some(error)
+        };
         let value = match serde_json::from_str::<Value>(text) {
-            Ok(json) if fits(field, &json).is_ok() => json,
+            Ok(json) if fits(field, &json).err().and_then(type_error).is_none() => json,
             json => {
                 let as_text = Value::from(text);
-                match fits(field, &as_text) {
-                    Ok(_) => as_text,
-                    Err(error) => {
+                match fits(field, &as_text).err().and_then(type_error) {
+                    None => as_text,
+                    Some(error) => {
                         // Report the JSON reading when there was one.
                         let error = match json {
                             Ok(json) => fits(field, &json).err().unwrap_or(error),

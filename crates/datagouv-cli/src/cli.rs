@@ -168,6 +168,35 @@ pub enum Command {
     /// (`FROM "0a1b…"`) and metrics models (`FROM metrics.datasets`);
     /// filters, columns and limits go to the server.
     Sql(SqlArgs),
+    /// Topics: thematic collections of datasets, reuses and dataservices.
+    #[command(subcommand)]
+    Topics(crate::topics::TopicsCommand),
+    /// The API tokens of the key's user: list, create, revoke.
+    #[command(subcommand)]
+    Tokens(crate::tokens::TokensCommand),
+    /// The completion script of a shell (bash, zsh, fish, powershell).
+    Completions(crate::completions::CompletionsArgs),
+    /// The man page (roff), or every command's page into a folder.
+    Man(crate::completions::ManArgs),
+    // The official `datagouv-cli` 0.4.2 grammar (crate::compat), hidden.
+    /// Datasets, in the official datagouv-cli's grammar.
+    #[command(subcommand, hide = true)]
+    Dataset(crate::compat::DatasetCompat),
+    /// Organizations, in the official datagouv-cli's grammar.
+    #[command(subcommand, hide = true)]
+    Organization(crate::compat::OrganizationCompat),
+    /// Resources, in the official datagouv-cli's grammar.
+    #[command(subcommand, hide = true)]
+    Resource(crate::compat::ResourceCompat),
+    /// Topics, in the official datagouv-cli's grammar.
+    #[command(subcommand, hide = true)]
+    Topic(crate::compat::TopicCompat),
+    /// Store the environment and API key in the config file (asked for).
+    #[command(hide = true)]
+    Setup(crate::compat::SetupArgs),
+    /// Delete the config file.
+    #[command(hide = true)]
+    DeleteConfig,
 }
 
 /// `sync …`
@@ -353,12 +382,29 @@ pub enum ResourcesCommand {
         #[command(flatten)]
         limit: ListLimit,
     },
-    /// One resource of a dataset.
+    /// One resource, by its id alone or with its dataset's.
     Show {
-        /// The dataset's id or slug.
-        dataset: String,
-        /// The resource's id (a UUID).
-        rid: String,
+        /// The resource's id (a UUID), after its dataset's id or slug if
+        /// known (else the dataset is found with one request).
+        #[arg(value_name = "[DATASET] RID", num_args = 1..=2, required = true)]
+        ids: Vec<String>,
+    },
+    /// Change fields of a resource (needs an API key).
+    Update {
+        /// The resource's id, after its dataset's id or slug if known.
+        #[arg(value_name = "[DATASET] RID", num_args = 1..=2, required = true)]
+        ids: Vec<String>,
+        /// `field=value` to set (a field of the resource model: title,
+        /// description, type, format, url, schema, extras, …), read as JSON
+        /// when that fits the field, else as text. Repeatable.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+    /// Delete a resource (needs an API key).
+    Delete {
+        /// The resource's id, after its dataset's id or slug if known.
+        #[arg(value_name = "[DATASET] RID", num_args = 1..=2, required = true)]
+        ids: Vec<String>,
     },
     /// Download a resource's latest file, verified against the catalog's
     /// checksum; the file appears only when complete and verified. An
@@ -689,8 +735,13 @@ pub struct ApiArgs {
 pub enum AuthCommand {
     /// The environment, each base URL, and whether a key is set — with
     /// where each came from (flag, variable, config file, default). Never
-    /// the key itself.
-    Status,
+    /// the key itself. With a key, asks the server which token it is: its
+    /// name and prefix, scopes, expiry and last use.
+    Status {
+        /// Ask the server nothing (the token's rows are left out).
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 /// `config …`

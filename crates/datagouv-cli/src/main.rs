@@ -13,6 +13,8 @@
 
 mod catalog;
 mod cli;
+mod compat;
+mod completions;
 mod error;
 mod mcp;
 mod output;
@@ -21,6 +23,8 @@ mod raw;
 mod settings;
 mod sql;
 mod sync;
+mod tokens;
+mod topics;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -52,12 +56,29 @@ fn main() {
 
 /// Runs one command: settings, client, command, output.
 async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
-    // `config init` writes the file that --config names.
-    let creating = matches!(cli.command, Command::Config(_));
+    // `config init` and `setup` write the file that --config names.
+    let creating = matches!(cli.command, Command::Config(_) | Command::Setup(_));
     let settings = settings::Settings::resolve(&cli.global, matches, creating)?;
     let output = Output::new(&cli.global.output, &cli.global.fields)?;
     match cli.command {
-        Command::Auth(cli::AuthCommand::Status) => output.print(settings.status(), None).await,
+        Command::Auth(cli::AuthCommand::Status { offline }) => {
+            let mut rows = settings.status();
+            if let (Some(key), false) = (settings.api_key(), offline) {
+                rows.extend(tokens::status_rows(&settings.client()?, key).await);
+            }
+            output.print(rows, None).await
+        }
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
+        Command::Setup(args) => {
+            // A key typed after `setup --api-key`, not one from the environment.
+            let key_flag = (matches.value_source("api_key")
+                == Some(clap::parser::ValueSource::CommandLine))
+            .then(|| cli.global.api_key.clone())
+            .flatten();
+            compat::setup(&settings, args, key_flag)
+        }
+        Command::DeleteConfig => compat::delete_config(&settings),
         Command::Config(cli::ConfigCommand::Init { force }) => {
             let path = settings.write_config_file(force)?;
             eprintln!(
@@ -75,6 +96,12 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
                 Command::Mcp(args) => mcp::run(client, args).await,
                 Command::Sync(args) => sync::run(&client, args, &output).await,
                 Command::Sql(args) => sql::run(client, args, &output).await,
+                Command::Topics(topics) => topics::run(&client, topics, &output).await,
+                Command::Tokens(tokens) => tokens::run(&client, tokens, &output).await,
+                Command::Dataset(command) => compat::dataset(&client, command).await,
+                Command::Organization(command) => compat::organization(&client, command).await,
+                Command::Resource(command) => compat::resource(&client, command).await,
+                Command::Topic(command) => compat::topic(&client, command).await,
                 other => catalog::run(&client, other, &output).await,
             };
             result.map_err(|error| error.for_key(settings.has_api_key()))

@@ -320,6 +320,69 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The API key, for `auth status` to recognise it among the user's
+    /// tokens (never printed).
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.value.as_deref()
+    }
+
+    /// Whether the config file exists.
+    pub fn config_file_exists(&self) -> bool {
+        self.config.path.as_ref().is_some_and(|p| p.is_file())
+    }
+
+    /// `setup`: writes the config file with this environment and key (none:
+    /// anonymous), keeping the base URLs the file already set; owner-only.
+    pub fn write_setup(
+        &self,
+        environment: &str,
+        api_key: Option<String>,
+    ) -> Result<PathBuf, CliError> {
+        let path = self.config.path.clone().ok_or_else(|| {
+            CliError::usage("there is no default place for the config file (neither XDG_CONFIG_HOME nor HOME is set)")
+                .with_hint("name one with --config FILE")
+        })?;
+        let from_file = |setting: &Setting| {
+            (setting.source == Source::ConfigFile)
+                .then(|| setting.value.clone())
+                .flatten()
+        };
+        let file = ConfigFile {
+            env: Some(environment.to_owned()),
+            main_url: from_file(&self.main_url),
+            tabular_url: from_file(&self.tabular_url),
+            metrics_url: from_file(&self.metrics_url),
+            api_key,
+        };
+        let body = toml::to_string(&file)
+            .map_err(|e| CliError::other(format!("cannot write the config: {e}")))?;
+        let text = format!(
+            "# datagouv command-line settings; a flag or a DATAGOUV_* variable wins over them.\n\
+             # Keys: env (prod|demo), main_url, tabular_url, metrics_url, api_key.\n{body}"
+        );
+        write_private(&path, text.as_bytes())?;
+        Ok(path)
+    }
+
+    /// `delete-config`: deletes the config file.
+    pub fn delete_config_file(&self) -> Result<PathBuf, CliError> {
+        let Some(path) = self.config.path.clone() else {
+            return Err(CliError::usage(
+                "there is no config file (neither XDG_CONFIG_HOME nor HOME is set)",
+            ));
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(CliError::other(
+                format!("there is no config file at {}", path.display()),
+            )
+            .with_hint("`datagouv setup` or `datagouv config init` writes one")),
+            Err(error) => Err(datagouv::Error::io("delete", &path, error).into()),
+        }
+    }
+}
+
 impl ConfigLocation {
     /// The named file, or the default place.
     fn find(explicit: Option<PathBuf>, source: Option<Source>) -> ConfigLocation {

@@ -921,6 +921,7 @@ fn auth_status_says_where_each_value_comes_from_never_the_key() {
         &[
             "auth",
             "status",
+            "--offline",
             "--tabular-url",
             "http://localhost:9/",
             "--env",
@@ -931,7 +932,10 @@ fn auth_status_says_where_each_value_comes_from_never_the_key() {
     assert!(!run.stdout.contains(key) && !run.stderr.contains(key));
     stack.snapshot("auth_status_env_and_flags", &run);
 
-    let run = Run::of(bare_cli(), &["auth", "status", "--api-key", key, "--csv"]);
+    let run = Run::of(
+        bare_cli(),
+        &["auth", "status", "--offline", "--api-key", key, "--csv"],
+    );
     assert!(!run.stdout.contains(key) && !run.stderr.contains(key));
     stack.snapshot("auth_status_defaults_and_key_flag", &run);
 }
@@ -971,7 +975,7 @@ fn config_init_writes_an_owner_only_file() {
     // The file is used: the key reaches the server, the status says where from.
     let me = Run::of(with_home(), &["me", "--fields", "slug"]);
     assert_eq!(me.ok(), "{\"slug\":\"stack-user\"}\n");
-    let mut status = Run::of(with_home(), &["auth", "status", "--csv"]);
+    let mut status = Run::of(with_home(), &["auth", "status", "--offline", "--csv"]);
     assert!(!status.stdout.contains(key));
     status.stdout = status
         .stdout
@@ -986,6 +990,7 @@ fn config_init_writes_an_owner_only_file() {
         &[
             "auth",
             "status",
+            "--offline",
             "--csv",
             "--tabular-url",
             "http://localhost:9/",
@@ -2298,4 +2303,968 @@ fn sql_prints_like_every_command_and_writes_files_whole() {
         .filter(|name| name.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+// ---------------------------------------------------------------------------
+// Issue 25: topics, API tokens, resources by id alone, the official
+// datagouv-cli 0.4.2 grammar, completions and man pages.
+// ---------------------------------------------------------------------------
+
+/// The JSON the Main API answers to a GET of `path` (below the site root,
+/// e.g. `/api/1/datasets/ID/`), read without this crate: plain HTTP/1.0 on
+/// the stack's local port. `key` is sent as `X-API-KEY` when given.
+fn api_json(stack: &Stack, path: &str, key: Option<&str>) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let base = stack.get("UDATA_BASE_URL");
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let key = key
+        .map(|k| format!("X-API-KEY: {k}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\n{key}Accept: application/json\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = if body.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    };
+    (status, body)
+}
+
+/// `value` without the members' `last_login_at`, which udata sets on each
+/// request made with a key (so two reads never agree on it).
+fn without_logins(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(members) = value["members"].as_array_mut() {
+        for member in members {
+            if let Some(user) = member["user"].as_object_mut() {
+                user.remove("last_login_at");
+            }
+        }
+    }
+    value
+}
+
+/// The binary as the non-admin user, its output read as JSON.
+fn json_of(run: &Run) -> serde_json::Value {
+    serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.render()))
+}
+
+#[test]
+fn topics_are_created_listed_shown_with_elements_of_every_kind_updated_and_deleted() {
+    let stack = stack!();
+    let (dataset, org) = (stack.get("SPATIAL_DATASET_ID"), stack.get("USER_ORG_ID"));
+    // A reuse and a dataservice of udata's fixtures.
+    let reuse = api_json(&stack, "/api/1/reuses/?page_size=1", None).1["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dataservice = api_json(&stack, "/api/1/dataservices/?page_size=1", None).1["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let created = stack.user_json(&[
+        "topics",
+        "create",
+        "Thème de la CLI",
+        "--description",
+        "Créé par la CLI.",
+        "--organization",
+        org,
+        "--tag",
+        "cli-topic",
+        "--dataset",
+        dataset,
+        "--reuse",
+        &reuse,
+        "--dataservice",
+        &dataservice,
+        "--text",
+        "Un élément de texte",
+        "--json",
+    ]);
+    let topic = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["organization"]["id"], org);
+    assert_eq!(created["elements"]["total"], 4, "{created}");
+
+    // Listed (by organization), shown as the API shows it.
+    let listed = stack.user_json(&["topics", "list", "--organization", org, "--json"]);
+    assert!(
+        listed.as_array().unwrap().iter().any(|t| t["id"] == topic),
+        "{listed}"
+    );
+    let shown = stack.user_json(&["topics", "show", &topic, "--json"]);
+    let (status, api) = api_json(&stack, &format!("/api/2/topics/{topic}/"), None);
+    assert_eq!(status, 200);
+    for field in ["id", "name", "slug", "description", "tags", "elements"] {
+        assert_eq!(shown[field], api[field], "{field}");
+    }
+
+    // Elements of every kind, all and one kind at a time.
+    let elements = stack.user_json(&["topics", "elements", &topic, "--json"]);
+    let classes: Vec<&serde_json::Value> = elements
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["element"]["class"])
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            &serde_json::json!("Dataset"),
+            &serde_json::json!("Reuse"),
+            &serde_json::json!("Dataservice"),
+            &serde_json::Value::Null
+        ],
+        "{elements}"
+    );
+    for (kind, class, id) in [
+        ("dataset", "Dataset", dataset),
+        ("reuse", "Reuse", reuse.as_str()),
+        ("dataservice", "Dataservice", dataservice.as_str()),
+    ] {
+        let one = stack.user_json(&["topics", "elements", &topic, "--kind", kind, "--json"]);
+        assert_eq!(one.as_array().unwrap().len(), 1, "{kind}: {one}");
+        assert_eq!(one[0]["element"]["class"], class);
+        // The objects themselves (the SDK's object streams), read whole.
+        let objects = stack.user_json(&[
+            "topics",
+            "elements",
+            &topic,
+            "--kind",
+            kind,
+            "--objects",
+            "--json",
+        ]);
+        assert_eq!(objects[0]["id"], id, "{kind}: {objects}");
+        assert!(objects[0]["title"].is_string(), "{kind}: {objects}");
+    }
+    let text = stack.user_json(&["topics", "elements", &topic, "--kind", "text", "--json"]);
+    assert_eq!(text[0]["title"], "Un élément de texte", "{text}");
+
+    // Updated: the fields named change, the others and the elements stay.
+    let updated = stack.user_json(&[
+        "topics",
+        "update",
+        &topic,
+        "--set",
+        "description=Changé.",
+        "--set",
+        "private=true",
+        "--json",
+    ]);
+    assert_eq!(updated["private"], true);
+    let (_, read_back) = api_json(
+        &stack,
+        &format!("/api/2/topics/{topic}/"),
+        Some(stack.get("USER_KEY")),
+    );
+    assert_eq!(read_back["description"], "Changé.");
+    assert_eq!(read_back["private"], true);
+    assert_eq!(read_back["tags"], serde_json::json!(["cli-topic"]));
+    assert_eq!(read_back["elements"]["total"], 4);
+    let bad = Run::of(
+        stack.user_cli(),
+        &["topics", "update", &topic, "--set", "colour=3"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.render());
+
+    // Elements removed (by the object's id or the element's) and added.
+    let removed = stack.user_json(&["topics", "remove", &topic, &reuse, "--json"]);
+    assert_eq!(removed[0]["object"], reuse.as_str(), "{removed}");
+    let element_of_text = text[0]["id"].as_str().unwrap();
+    stack.user_json(&["topics", "remove", &topic, element_of_text, "--json"]);
+    let missing = Run::of(stack.user_cli(), &["topics", "remove", &topic, &reuse]);
+    assert_eq!(missing.code, 3, "{}", missing.render());
+    let added = stack.user_json(&["topics", "add", &topic, "--reuse", &reuse, "--json"]);
+    assert_eq!(added[0]["element"]["id"], reuse.as_str(), "{added}");
+    let (_, after) = api_json(
+        &stack,
+        &format!("/api/2/topics/{topic}/elements/"),
+        Some(stack.get("USER_KEY")),
+    );
+    assert_eq!(after["total"], 3, "{after}");
+
+    // Deleted, and gone.
+    stack.user_json(&["topics", "delete", &topic, "--json"]);
+    assert_eq!(
+        api_json(&stack, &format!("/api/2/topics/{topic}/"), None).0,
+        404
+    );
+    let gone = Run::of(stack.user_cli(), &["topics", "show", &topic]);
+    assert_eq!(gone.code, 3, "{}", gone.render());
+}
+
+#[test]
+fn a_resource_is_shown_updated_and_deleted_by_its_id_alone() {
+    let stack = stack!();
+    let dataset = stack.get("SPATIAL_DATASET_ID");
+    let rid =
+        api_json(&stack, &format!("/api/1/datasets/{dataset}/"), None).1["resources"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let scoped = stack.user_json(&["resources", "show", dataset, &rid, "--json"]);
+    let alone = stack.user_json(&["resources", "show", &rid, "--json"]);
+    assert_eq!(alone, scoped);
+    assert_eq!(alone["id"], rid.as_str());
+    let unknown = stack.run(&["resources", "show", "00000000-0000-0000-0000-000000000000"]);
+    assert_eq!(unknown.code, 3, "{}", unknown.render());
+
+    // A dataset of its own, for the writes.
+    let created = stack.user_json(&[
+        "datasets",
+        "create",
+        "Jeu des ressources par id",
+        "--description",
+        "Pour les ressources.",
+        "--json",
+    ]);
+    let id = created["id"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lignes.csv");
+    std::fs::write(&file, "a;b\n1;2\n").unwrap();
+    let uploaded = stack.user_json(&["resources", "upload", id, file.to_str().unwrap(), "--json"]);
+    let rid = uploaded["id"].as_str().unwrap();
+    let updated = stack.user_json(&[
+        "resources",
+        "update",
+        rid,
+        "--set",
+        "description=Par son id.",
+        "--json",
+    ]);
+    assert_eq!(updated["description"], "Par son id.");
+    let (_, read_back) = api_json(
+        &stack,
+        &format!("/api/1/datasets/{id}/resources/{rid}/"),
+        Some(stack.get("USER_KEY")),
+    );
+    assert_eq!(read_back["description"], "Par son id.");
+    assert_eq!(read_back["title"], "lignes.csv", "the other fields stay");
+    let bad = Run::of(
+        stack.user_cli(),
+        &["resources", "update", rid, "--set", "filesize=big"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.render());
+    stack.user_json(&["resources", "delete", rid, "--json"]);
+    assert_eq!(
+        api_json(
+            &stack,
+            &format!("/api/1/datasets/{id}/resources/{rid}/"),
+            Some(stack.get("USER_KEY"))
+        )
+        .0,
+        404
+    );
+    stack.user_json(&["datasets", "delete", id, "--json"]);
+}
+
+#[test]
+fn a_token_is_created_used_listed_revoked_then_refused_and_its_secret_is_in_no_log() {
+    let stack = stack!();
+    let user_key = stack.get("USER_KEY");
+    let mut create = stack.user_cli();
+    create.env("RUST_LOG", "trace");
+    let run = Run::of(
+        create,
+        &[
+            "tokens",
+            "create",
+            "jeton de la CLI",
+            "--expires",
+            "2099-01-01",
+            "--json",
+        ],
+    );
+    let created = json_of(&run);
+    let secret = created["token"].as_str().unwrap().to_owned();
+    // `--fields` takes the fields of a new token, the secret among them.
+    let only = Run::of(
+        stack.user_cli(),
+        &[
+            "tokens",
+            "create",
+            "jeton bref",
+            "--fields",
+            "name,token,token_prefix",
+            "--jsonl",
+        ],
+    );
+    let only = json_of(&only);
+    assert_eq!(only["name"], "jeton bref");
+    assert!(only["token"].as_str().unwrap().starts_with("udata_"));
+    let prefix_of_brief = only["token_prefix"].as_str().unwrap().to_owned();
+    Run::of(stack.user_cli(), &["tokens", "revoke", &prefix_of_brief]).ok();
+    assert!(secret.starts_with("udata_"), "{created}");
+    assert!(
+        !run.stderr.contains(&secret),
+        "the secret is on stdout only"
+    );
+    assert!(run.stderr.contains("shown this once"), "{}", run.render());
+    assert_eq!(created["scopes"], serde_json::json!(["admin"]));
+    assert!(
+        created["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2099-01-01")
+    );
+    let prefix = created["token_prefix"].as_str().unwrap().to_owned();
+
+    let listed = |stack: &Stack| -> serde_json::Value {
+        let run = Run::of(stack.user_cli(), &["tokens", "list", "--json"]);
+        assert!(!run.stdout.contains(&secret) && !run.stderr.contains(&secret));
+        let all = json_of(&run);
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["token_prefix"] == prefix.as_str())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    };
+    assert_eq!(listed(&stack)["last_used_at"], serde_json::Value::Null);
+
+    // Used for a write, with every log on: the secret is in no line.
+    let with_token = || {
+        let mut command = stack.cli();
+        command
+            .env("DATAGOUV_API_KEY", &secret)
+            .env("RUST_LOG", "trace");
+        command
+    };
+    let write = Run::of(
+        with_token(),
+        &[
+            "datasets",
+            "create",
+            "Jeu du jeton",
+            "--description",
+            "Écrit avec un jeton nommé.",
+            "--json",
+        ],
+    );
+    let dataset = json_of(&write)["id"].as_str().unwrap().to_owned();
+    assert!(!write.stderr.contains(&secret) && !write.stdout.contains(&secret));
+    let used = listed(&stack);
+    assert!(used["last_used_at"].is_string(), "{used}");
+    assert!(
+        used["user_agents"].to_string().contains("datagouv-rs"),
+        "{used}"
+    );
+
+    // `auth status` names the token in use, its scopes and expiry, never it.
+    let status = Run::of(with_token(), &["auth", "status", "--csv"]);
+    status.ok();
+    assert!(!status.stdout.contains(&secret) && !status.stderr.contains(&secret));
+    assert!(
+        status.stdout.contains("token,jeton de la CLI (") && status.stdout.contains(&prefix),
+        "{}",
+        status.render()
+    );
+    assert!(
+        status.stdout.contains("scopes,admin,server"),
+        "{}",
+        status.render()
+    );
+    assert!(
+        status.stdout.contains("expires_at,2099-01-01"),
+        "{}",
+        status.render()
+    );
+    let offline = Run::of(with_token(), &["auth", "status", "--offline", "--csv"]);
+    assert!(!offline.ok().contains("token,"), "{}", offline.render());
+
+    // Revoked by its prefix: refused from then on (exit 4), gone from the list.
+    let revoked = stack.user_json(&["tokens", "revoke", &prefix, "--json"]);
+    assert_eq!(revoked["revoked"], created["id"]);
+    assert_eq!(listed(&stack), serde_json::Value::Null);
+    let refused = Run::of(with_token(), &["datasets", "delete", &dataset]);
+    assert_eq!(refused.code, 4, "{}", refused.render());
+    assert!(!refused.stderr.contains(&secret));
+    let status = Run::of(with_token(), &["auth", "status", "--csv"]);
+    assert!(
+        status.ok().contains("refused by the server"),
+        "{}",
+        status.render()
+    );
+    let again = Run::of(stack.user_cli(), &["tokens", "revoke", &prefix]);
+    assert_eq!(again.code, 3, "{}", again.render());
+
+    // Refused before any request: a date that is none. By the server: one past.
+    let no_date = Run::of(
+        stack.user_cli(),
+        &["tokens", "create", "x", "--expires", "demain"],
+    );
+    assert_eq!(no_date.code, 2, "{}", no_date.render());
+    let past = Run::of(
+        stack.user_cli(),
+        &["tokens", "create", "x", "--expires", "2000-01-01"],
+    );
+    assert_eq!(past.code, 2, "{}", past.render());
+    assert!(past.stderr.contains("future"), "{}", past.render());
+    assert!(
+        !Run::of(stack.user_cli(), &["tokens", "list", "--json"])
+            .ok()
+            .contains("\"x\"")
+    );
+    Run::of(stack.user_cli(), &["datasets", "delete", &dataset]).ok();
+    let _ = user_key;
+}
+
+/// Every command line of the official `datagouv-cli` 0.4.2 (Python), as
+/// its README writes them and as its `--help` trees (its typer commands)
+/// define them, with `{PLACEHOLDERS}` for the objects of the test stack.
+/// `official_cli_command_lines_work_against_udata` runs each once.
+const OFFICIAL_COMMAND_LINES: &[(&str, &[&str])] = &[
+    // The README.
+    ("setup", &["setup"]),
+    ("readme dataset get", &["dataset", "get", "{DATASET}"]),
+    (
+        "readme organization display",
+        &["organization", "display", "{ORG}"],
+    ),
+    ("readme organization get", &["organization", "get", "{ORG}"]),
+    (
+        "readme dataset create",
+        &[
+            "dataset",
+            "create",
+            "--title",
+            "New dataset",
+            "--description",
+            "Nice description",
+            "--organization_id",
+            "{ORG}",
+        ],
+    ),
+    (
+        "readme dataset update",
+        &[
+            "dataset",
+            "update",
+            "{NEW_DATASET}",
+            "--set",
+            "title=New title",
+            "--set",
+            "private=true",
+        ],
+    ),
+    (
+        "readme resource create",
+        &[
+            "resource",
+            "create",
+            "{NEW_DATASET}",
+            "First resource",
+            "--file-to-upload",
+            "{FILE}",
+            "--set",
+            "type=main",
+        ],
+    ),
+    (
+        "readme resource delete",
+        &["resource", "delete", "{NEW_RESOURCE}"],
+    ),
+    ("delete-config", &["delete-config"]),
+    // The --help trees: dataset.
+    ("dataset display", &["dataset", "display", "{DATASET}"]),
+    (
+        "dataset create",
+        &[
+            "dataset",
+            "create",
+            "Second dataset",
+            "Its description",
+            "--owner-id",
+            "{USER}",
+            "--set",
+            "frequency=monthly",
+        ],
+    ),
+    (
+        "dataset sort-resources",
+        &["dataset", "sort-resources", "{NEW_DATASET}", "title.desc"],
+    ),
+    ("dataset delete", &["dataset", "delete", "{NEW_DATASET}"]),
+    // organization.
+    (
+        "organization create",
+        &[
+            "organization",
+            "create",
+            "Organisation officielle",
+            "Créée comme le fait datagouv-cli",
+            "--set",
+            "acronym=OFF",
+        ],
+    ),
+    (
+        "organization update",
+        &[
+            "organization",
+            "update",
+            "{NEW_ORG}",
+            "--set",
+            "url=https://example.org/off",
+        ],
+    ),
+    (
+        "organization delete",
+        &["organization", "delete", "{NEW_ORG}"],
+    ),
+    // resource.
+    ("resource display", &["resource", "display", "{RESOURCE}"]),
+    ("resource get", &["resource", "get", "{RESOURCE}"]),
+    (
+        "resource create remote",
+        &[
+            "resource",
+            "create",
+            "{NEW_DATASET}",
+            "A remote file",
+            "--url",
+            "https://example.org/remote.csv",
+            "--set",
+            "format=csv",
+        ],
+    ),
+    (
+        "resource create community",
+        &[
+            "resource",
+            "create",
+            "{NEW_DATASET}",
+            "A community file",
+            "--url",
+            "https://example.org/community.csv",
+            "--is-communautary",
+        ],
+    ),
+    (
+        "resource update",
+        &[
+            "resource",
+            "update",
+            "{NEW_RESOURCE}",
+            "--set",
+            "description=Changed",
+        ],
+    ),
+    (
+        "resource download",
+        &["resource", "download", "{NEW_RESOURCE}", "{PATH}"],
+    ),
+    // topic.
+    (
+        "topic create",
+        &[
+            "topic",
+            "create",
+            "Official topic",
+            "--organization-id",
+            "{ORG}",
+            "--set",
+            "description=Made the official way",
+        ],
+    ),
+    ("topic display", &["topic", "display", "{NEW_TOPIC}"]),
+    ("topic get", &["topic", "get", "{NEW_TOPIC}"]),
+    (
+        "topic update",
+        &["topic", "update", "{NEW_TOPIC}", "--set", "private=true"],
+    ),
+    ("topic delete", &["topic", "delete", "{NEW_TOPIC}"]),
+];
+
+#[test]
+fn official_cli_command_lines_work_against_udata() {
+    let stack = stack!();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("conf").join("config.toml");
+    let file = dir.path().join("first.csv");
+    std::fs::write(&file, "b;a\n1;2\n").unwrap();
+    let download = dir.path().join("sub").join("copy.csv");
+    let mut values: BTreeMap<&str, String> = BTreeMap::new();
+    values.insert("{ORG}", stack.get("USER_ORG_ID").into());
+    values.insert("{USER}", stack.get("USER_ID").into());
+    values.insert("{DATASET}", stack.get("SPATIAL_DATASET_ID").into());
+    values.insert("{FILE}", file.display().to_string());
+    values.insert("{PATH}", download.display().to_string());
+    let rid = api_json(
+        &stack,
+        &format!("/api/1/datasets/{}/", values["{DATASET}"]),
+        None,
+    )
+    .1["resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    values.insert("{RESOURCE}", rid);
+    let mut ran = std::collections::BTreeSet::new();
+    // The key comes from the config file `setup` writes, as with the
+    // official tool; the stack's URLs from the variables.
+    let mut official = |name: &str, values: &BTreeMap<&str, String>, stdin: Option<&str>| -> Run {
+        let (_, args) = OFFICIAL_COMMAND_LINES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no command line {name}"));
+        ran.insert(name.to_owned());
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| values.get(a).cloned().unwrap_or_else(|| (*a).to_owned()))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut command = stack.cli();
+        command.env("DATAGOUV_CONFIG", &config);
+        if let Some(stdin) = stdin {
+            command.write_stdin(stdin);
+        }
+        let run = Run::of(command, &args);
+        assert_eq!(run.code, 0, "{name}: {}", run.render());
+        run
+    };
+    let key = stack.get("USER_KEY");
+    let created_id = |run: &Run| -> String {
+        let line = run.stdout.trim();
+        line.rsplit(' ').next().unwrap().to_owned()
+    };
+
+    // setup: the environment and the key, asked for, into our config file.
+    let run = official("setup", &values, Some(&format!("prod\n{key}\n")));
+    assert_eq!(run.stdout, "Config saved ✓\n", "{}", run.render());
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.contains("env = \"prod\"") && written.contains(key));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    // get: the API's JSON; display: `name: value` lines and rules.
+    let run = official("readme dataset get", &values, None);
+    let api = api_json(
+        &stack,
+        &format!("/api/1/datasets/{}/", values["{DATASET}"]),
+        Some(key),
+    )
+    .1;
+    assert_eq!(json_of(&run), api);
+    let run = official("readme organization get", &values, None);
+    let api = api_json(
+        &stack,
+        &format!("/api/1/organizations/{}/", values["{ORG}"]),
+        Some(key),
+    )
+    .1;
+    assert_eq!(without_logins(json_of(&run)), without_logins(api.clone()));
+    let run = official("readme organization display", &values, None);
+    assert!(
+        run.stdout.starts_with("badges: [")
+            && run
+                .stdout
+                .contains(&format!("\nname: {}\n", api["name"].as_str().unwrap()))
+            && run.stdout.contains("\n────────────────────\n"),
+        "{}",
+        run.render()
+    );
+    let run = official("dataset display", &values, None);
+    assert!(run.stdout.contains("\ntitle: "), "{}", run.render());
+    let run = official("resource get", &values, None);
+    let api = api_json(
+        &stack,
+        &format!(
+            "/api/1/datasets/{}/resources/{}/",
+            values["{DATASET}"], values["{RESOURCE}"]
+        ),
+        Some(key),
+    )
+    .1;
+    assert_eq!(json_of(&run), api);
+    let run = official("resource display", &values, None);
+    assert!(run.stdout.starts_with("checksum: "), "{}", run.render());
+
+    // A dataset created, updated, given resources, sorted, deleted.
+    let run = official("readme dataset create", &values, None);
+    assert!(
+        run.stdout
+            .starts_with("Dataset created successfully ✓ id is ")
+    );
+    let dataset = created_id(&run);
+    let api = api_json(&stack, &format!("/api/1/datasets/{dataset}/"), Some(key)).1;
+    assert_eq!(
+        (
+            api["title"].clone(),
+            api["description"].clone(),
+            api["organization"]["id"].clone()
+        ),
+        (
+            "New dataset".into(),
+            "Nice description".into(),
+            values["{ORG}"].clone().into()
+        )
+    );
+    values.insert("{NEW_DATASET}", dataset.clone());
+    let run = official("readme dataset update", &values, None);
+    assert_eq!(run.stdout, "Dataset updated successfully ✓\n");
+    let api = api_json(&stack, &format!("/api/1/datasets/{dataset}/"), Some(key)).1;
+    assert_eq!(
+        (api["title"].clone(), api["private"].clone()),
+        ("New title".into(), true.into())
+    );
+
+    let run = official("readme resource create", &values, None);
+    assert!(
+        run.stdout
+            .starts_with("Resource created successfully ✓ id is ")
+    );
+    let uploaded = created_id(&run);
+    let run = official("resource create remote", &values, None);
+    let remote = created_id(&run);
+    let api = api_json(&stack, &format!("/api/1/datasets/{dataset}/"), Some(key)).1;
+    let titles: Vec<&str> = api["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["title"].as_str().unwrap())
+        .collect();
+    // udata lists the newest first.
+    assert_eq!(titles, ["A remote file", "First resource"]);
+    assert_eq!(api["resources"][1]["filetype"], "file");
+    assert_eq!(api["resources"][0]["url"], "https://example.org/remote.csv");
+    let run = official("resource create community", &values, None);
+    let community = created_id(&run);
+    let api = api_json(
+        &stack,
+        &format!("/api/1/datasets/community_resources/{community}/"),
+        Some(key),
+    )
+    .1;
+    assert_eq!(api["title"], "A community file");
+    assert_eq!(api["dataset"]["id"], dataset.as_str());
+
+    let run = official("dataset sort-resources", &values, None);
+    assert_eq!(run.stdout, "Dataset's resources reordered successfully ✓\n");
+    let api = api_json(&stack, &format!("/api/1/datasets/{dataset}/"), Some(key)).1;
+    let order: Vec<&str> = api["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [uploaded.as_str(), remote.as_str()],
+        "by title, descending"
+    );
+
+    values.insert("{NEW_RESOURCE}", uploaded.clone());
+    let run = official("resource update", &values, None);
+    assert_eq!(run.stdout, "Resource updated successfully ✓\n");
+    let api = api_json(
+        &stack,
+        &format!("/api/1/datasets/{dataset}/resources/{uploaded}/"),
+        Some(key),
+    )
+    .1;
+    assert_eq!(api["description"], "Changed");
+    let run = official("resource download", &values, None);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "Resource downloaded successfully at {} ✓\n",
+            download.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&download).unwrap(), "b;a\n1;2\n");
+    let run = official("readme resource delete", &values, None);
+    assert_eq!(run.stdout, "Resource deleted successfully ✓\n");
+    assert_eq!(
+        api_json(
+            &stack,
+            &format!("/api/1/datasets/{dataset}/resources/{uploaded}/"),
+            Some(key)
+        )
+        .0,
+        404
+    );
+
+    let run = official("dataset create", &values, None);
+    let second = created_id(&run);
+    let api = api_json(&stack, &format!("/api/1/datasets/{second}/"), Some(key)).1;
+    assert_eq!(api["owner"]["id"], values["{USER}"].as_str());
+    assert_eq!(api["frequency"], "monthly");
+    for id in [dataset, second] {
+        values.insert("{NEW_DATASET}", id.clone());
+        let run = official("dataset delete", &values, None);
+        assert_eq!(run.stdout, "Dataset deleted successfully ✓\n");
+        let (status, api) = api_json(&stack, &format!("/api/1/datasets/{id}/"), Some(key));
+        assert!(
+            status == 410 || api["deleted"].is_string(),
+            "{status} {api}"
+        );
+    }
+
+    // An organization.
+    let run = official("organization create", &values, None);
+    assert!(
+        run.stdout
+            .starts_with("Organization created successfully ✓ id is ")
+    );
+    let org = created_id(&run);
+    let api = api_json(&stack, &format!("/api/1/organizations/{org}/"), None).1;
+    assert_eq!(
+        (api["name"].clone(), api["acronym"].clone()),
+        ("Organisation officielle".into(), "OFF".into())
+    );
+    values.insert("{NEW_ORG}", org.clone());
+    official("organization update", &values, None);
+    let api = api_json(&stack, &format!("/api/1/organizations/{org}/"), None).1;
+    assert_eq!(api["url"], "https://example.org/off");
+    assert_eq!(
+        api["description"], "Créée comme le fait datagouv-cli",
+        "the rest stays"
+    );
+    let run = official("organization delete", &values, None);
+    assert_eq!(run.stdout, "Organization deleted successfully ✓\n");
+    let (status, api) = api_json(&stack, &format!("/api/1/organizations/{org}/"), None);
+    assert!(
+        status == 410 || api["deleted"].is_string(),
+        "{status} {api}"
+    );
+
+    // A topic.
+    let run = official("topic create", &values, None);
+    assert!(
+        run.stdout
+            .starts_with("Topic created successfully ✓ id is : ")
+    );
+    let topic = created_id(&run);
+    values.insert("{NEW_TOPIC}", topic.clone());
+    let run = official("topic get", &values, None);
+    assert_eq!(
+        json_of(&run),
+        api_json(&stack, &format!("/api/2/topics/{topic}/"), Some(key)).1
+    );
+    assert_eq!(json_of(&run)["description"], "Made the official way");
+    let run = official("topic display", &values, None);
+    assert!(
+        run.stdout.contains("\nname: Official topic\n"),
+        "{}",
+        run.render()
+    );
+    official("topic update", &values, None);
+    assert_eq!(
+        api_json(&stack, &format!("/api/2/topics/{topic}/"), Some(key)).1["private"],
+        true
+    );
+    let run = official("topic delete", &values, None);
+    assert_eq!(run.stdout, "Topic deleted successfully ✓\n");
+    assert_eq!(
+        api_json(&stack, &format!("/api/2/topics/{topic}/"), Some(key)).0,
+        404
+    );
+
+    // delete-config: the file is gone.
+    let run = official("delete-config", &values, None);
+    assert_eq!(run.stdout, "Config deleted ✓\n");
+    assert!(!config.exists());
+
+    let all: std::collections::BTreeSet<String> = OFFICIAL_COMMAND_LINES
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    assert_eq!(ran, all, "every official command line ran");
+    // Hidden from the main help, which stays ours.
+    let help = Run::of(bare_cli(), &["--help"]);
+    assert!(!help.ok().contains("delete-config") && !help.stdout.contains("  dataset "));
+}
+
+#[test]
+fn completions_for_four_shells_and_bash_completes_ta_to_tabular() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let run = Run::of(bare_cli(), &["completions", shell]);
+        assert!(run.ok().contains("tabular"), "{shell}: {}", run.render());
+        std::fs::write(dir.path().join(shell), &run.stdout).unwrap();
+    }
+    let bash = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            r#"source "$1"
+COMP_WORDS=(datagouv ta); COMP_CWORD=1; COMP_LINE="datagouv ta"; COMP_POINT=${#COMP_LINE}
+complete -p datagouv >/dev/null && $(complete -p datagouv | sed -E 's/.*-F ([^ ]+).*/\1/') datagouv ta datagouv
+printf '%s\n' "${COMPREPLY[@]}""#,
+        )
+        .arg("bash")
+        .arg(dir.path().join("bash"))
+        .output()
+        .unwrap();
+    let completed = String::from_utf8_lossy(&bash.stdout);
+    assert_eq!(
+        completed.split_whitespace().collect::<Vec<_>>(),
+        ["tabular"],
+        "{completed} {}",
+        String::from_utf8_lossy(&bash.stderr)
+    );
+    let unknown = Run::of(bare_cli(), &["completions", "tcsh"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.render());
+
+    // The man page, and one page per command.
+    let man = Run::of(bare_cli(), &["man"]);
+    assert!(man.ok().starts_with(".ie \\n(.g .ds Aq") || man.stdout.contains(".TH datagouv"));
+    assert!(man.stdout.contains("tabular"), "{}", man.render());
+    let pages = dir.path().join("man");
+    Run::of(bare_cli(), &["man", "--dir", pages.to_str().unwrap()]).ok();
+    for page in [
+        "datagouv.1",
+        "datagouv-topics.1",
+        "datagouv-tokens-create.1",
+    ] {
+        assert!(pages.join(page).is_file(), "{page}: {:?}", names(&pages));
+    }
+}
+
+#[test]
+fn topic_token_and_resource_mistakes_are_refused_before_any_request() {
+    // No server listens at this URL: a request would exit 1, not 2.
+    let offline = || {
+        let mut command = bare_cli();
+        command
+            .env("DATAGOUV_MAIN_URL", "http://127.0.0.1:9")
+            .env("DATAGOUV_API_KEY", "udata_not-a-real-key");
+        command
+    };
+    for args in [
+        &["topics", "add", "t"][..],
+        &["topics", "elements", "t", "--objects"],
+        &["topics", "elements", "t", "--kind", "text", "--objects"],
+        &["topics", "update", "t", "--set", "colour=3"],
+        &["topics", "update", "t", "--set", "private=maybe"],
+        &["topics", "remove", "t"],
+        &["tokens", "create", "x", "--expires", "30/06/2027"],
+        &["resources", "show", "d", "r", "extra"],
+        &["resources", "update", "r", "--set", "nothing"],
+        &["dataset", "sort-resources", "d", "title"],
+        &["dataset", "sort-resources", "d", "owner.asc"],
+        &["dataset", "create", "only a title"],
+        &["resource", "create", "d", "t"],
+        &["resource", "create", "d", "t", "--url", "not a url"],
+        &["setup", "--environment", "dev"],
+    ] {
+        let run = Run::of(offline(), args);
+        assert_eq!(run.code, 2, "{}", run.render());
+        assert!(
+            !run.stderr.contains("could not talk to the server"),
+            "{}",
+            run.render()
+        );
+    }
 }

@@ -22,6 +22,7 @@ mod rate_limit;
 mod retry;
 mod spawned;
 mod sync;
+mod topics;
 mod transport;
 mod upload;
 
@@ -52,6 +53,7 @@ pub use retry::{Decision, Outcome, RetryPolicy, server_delay};
 pub use sync::{
     MANIFEST, Manifest, ManifestEntry, SyncAbort, SyncEvent, SyncPlan, SyncSummary, safe_name,
 };
+pub use topics::{ElementKind, Topic, TopicElement};
 pub use upload::{
     ImageUpload, ResourceUpload, UploadOptions, UploadSource, UploadedCommunityResource,
     UploadedImage, UploadedResource,

@@ -11,12 +11,12 @@
 //! | [`metrics`] | `get_metrics`, `get_model_metrics` |
 //! | [`reuses`] | `search_reuses`, `get_reuse_info` |
 //! | [`topics`] | `search_topics`, `get_topic_info` |
+//! | [`sql`] | `query_sql` |
 //! | [`writes`] | `create_dataset`, `update_dataset`, `upload_resource` |
 //!
 //! A family is an `impl DatagouvMcp` block marked
 //! `#[tool_router(router = FAMILY_router)]`; [`DatagouvMcp::new`] merges
-//! the families' routers (a new family adds its file and one line there:
-//! issue 23's `query_sql` is to be `sql.rs` with a `sql_router`).
+//! the families' routers (a new family adds its file and one line there).
 //! Every input schema is flat and strict (see `schema_check`): one `type`
 //! per property, optional fields absent from `required` (never a `null`
 //! union), closed sets as `enum`, no `$ref`.
@@ -50,6 +50,7 @@ pub mod dataservices;
 pub mod metrics;
 pub mod reuses;
 mod search;
+pub mod sql;
 pub mod tabular;
 pub mod topics;
 pub mod writes;
@@ -78,6 +79,7 @@ pub use catalog::{DatasetId, ResourceId, SearchDatasets, SearchOrganizations};
 pub use dataservices::{DataserviceId, SearchDataservices};
 pub use metrics::{GetMetrics, GetModelMetrics};
 pub use reuses::{ReuseId, SearchReuses};
+pub use sql::QuerySql;
 pub use tabular::{ExportResourceData, QueryResourceData};
 pub use topics::{SearchTopics, TopicId};
 pub use writes::{CreateDataset, UpdateDataset, UploadResource};
@@ -131,6 +133,7 @@ impl DatagouvMcp {
             Self::metrics_router(),
             Self::reuse_router(),
             Self::topic_router(),
+            Self::sql_router(),
             Self::write_router(),
         ] {
             tool_router.merge(family);
