@@ -110,6 +110,13 @@ async fn serve(
     served
         .requests
         .push((method.to_string(), uri.path().to_owned(), range.clone()));
+    // The host is not an API origin: the API key must never reach it.
+    if headers.contains_key("x-api-key") {
+        return Response::builder()
+            .status(StatusCode::IM_A_TEAPOT)
+            .body(Body::from("the API key was sent to a file host"))
+            .unwrap();
+    }
     let files = hosted.files.lock().unwrap();
     let Some(body) = files.get(uri.path()) else {
         return Response::builder()
@@ -160,11 +167,14 @@ fn tempdir() -> PathBuf {
     dir
 }
 
-/// File sources and a session on one runtime, caching under `cache`.
-fn sources(host: &Host, cache: &Path) -> (FileSources, SessionContext) {
+/// File sources and a session on one runtime, caching under `cache`; the
+/// client has an API key for an API elsewhere (never contacted), which the
+/// file host refuses to receive.
+fn sources(_host: &Host, cache: &Path) -> (FileSources, SessionContext) {
     let runtime = Arc::new(RuntimeEnv::default());
     let client = datagouv::Client::builder()
-        .main_url(&host.url)
+        .main_url("http://127.0.0.1:9")
+        .api_key("a-key-for-the-api-only")
         .build()
         .unwrap();
     let files = FileSources::new(client, cache.to_path_buf(), runtime.clone());
@@ -505,6 +515,31 @@ async fn a_missing_parquet_conversion_is_the_sdk_error() {
     };
     let sdk = inner.downcast_ref::<datagouv::Error>().unwrap();
     assert_eq!(sdk.status(), Some(reqwest::StatusCode::NOT_FOUND));
+}
+
+/// A Parquet conversion the host no longer has: the file itself is read.
+#[tokio::test]
+async fn a_parquet_conversion_that_is_gone_falls_back_to_the_file() {
+    let host = Host::start().await;
+    let dir = tempdir();
+    let body = csv_text(&table_rows(40), b',').into_bytes();
+    let file = ResourceFile {
+        parquet_url: Some(format!("{}/hydra-parquet/removed.parquet", host.url)),
+        ..resource("fallback", host.put("files/fallback.csv", body))
+    };
+    let (files, ctx) = sources(&host, &dir.join("cache"));
+    ctx.register_table("t", files.table(&file).await.unwrap())
+        .unwrap();
+    assert_eq!(
+        rows(&ctx, "SELECT count(*), max(id) FROM t").await,
+        [[Some("40".to_owned()), Some("40".to_owned())]]
+    );
+    let served = host.hosted.served.lock().unwrap();
+    let paths: Vec<&str> = served.requests.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/hydra-parquet/removed.parquet", "/files/fallback.csv"]
+    );
 }
 
 /// A Latin-1 CSV delimited by `;`, verified against its checksum: typed

@@ -112,14 +112,27 @@ impl FileSources {
         &self,
         file: &ResourceFile,
     ) -> Result<Arc<dyn TableProvider>, DataFusionError> {
-        match &file.parquet_url {
-            Some(url) => self.parquet_url_table(url).await.map_err(|e| {
-                e.context(format!(
-                    "reading the Parquet conversion of {} (`{url}`)",
-                    file.name()
-                ))
-            }),
-            None => self.downloaded_table(file).await,
+        let Some(url) = &file.parquet_url else {
+            return self.downloaded_table(file).await;
+        };
+        match self.parquet_url_table(url).await {
+            Ok(table) => Ok(table),
+            // A conversion the catalog still names but the host no longer
+            // has: the file itself is the next best source.
+            Err(DataFusionError::External(error)) if is_gone(error.as_ref()) => {
+                tracing::warn!(
+                    resource = %file.id,
+                    %url,
+                    "the Parquet conversion is gone ({error}); reading the file itself"
+                );
+                self.downloaded_table(file).await
+            }
+            // The SDK's errors stay as they are, for the caller to downcast.
+            Err(error @ DataFusionError::External(_)) => Err(error),
+            Err(error) => Err(error.context(format!(
+                "reading the Parquet conversion of {} (`{url}`)",
+                file.name()
+            ))),
         }
     }
 
@@ -193,6 +206,14 @@ impl FileSources {
         stores.insert(origin, store.clone());
         Ok(store)
     }
+}
+
+/// Whether an error is the SDK's 404 or 410: the file is not there.
+fn is_gone(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    error
+        .downcast_ref::<datagouv::Error>()
+        .and_then(datagouv::Error::status)
+        .is_some_and(|s| s == reqwest::StatusCode::NOT_FOUND || s == reqwest::StatusCode::GONE)
 }
 
 /// A table of one Parquet file (local or over a registered store).
