@@ -392,6 +392,7 @@ async fn catalog_file(client: &Client, id: &str) -> Result<Option<ResourceFile>>
         mime: text("mime"),
         checksum,
         filesize: resource["filesize"].as_u64(),
+        last_modified: text("last_modified"),
         parquet_url: resource["extras"]["analysis:parsing:parquet_url"]
             .as_str()
             .filter(|url| !url.is_empty())

@@ -312,6 +312,41 @@ impl Client {
         self.download_to(url, Sink::Writer(writer), options).await
     }
 
+    /// Reads a file on any host (a resource's file, its Parquet
+    /// conversion) as a remote file system does: `GET`, or `HEAD`, with
+    /// `range` as the `Range` header when given (`bytes=0-99`,
+    /// `bytes=-100`), through the transport of every request (retries,
+    /// redirects, the API key never sent off the API origins). Only `GET`
+    /// and `HEAD` are accepted; a status other than 2xx is an error (the
+    /// caller reads `206` or `200` and the headers itself).
+    pub async fn read_file(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        range: Option<&str>,
+    ) -> Result<reqwest::Response, Error> {
+        if method != reqwest::Method::GET && method != reqwest::Method::HEAD {
+            return Err(Error::InvalidInput(format!(
+                "read_file sends GET or HEAD, not {method}"
+            )));
+        }
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| Error::InvalidInput(format!("`{url}` is not a URL: {e}")))?;
+        let mut request = reqwest::Request::new(method, parsed);
+        if let Some(range) = range {
+            let value = HeaderValue::from_str(range).map_err(|e| {
+                Error::InvalidInput(format!("`{range}` is not a Range header value: {e}"))
+            })?;
+            request.headers_mut().insert(RANGE, value);
+        }
+        let response = self.send_get(request, "read_file").await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(Error::from_response(response).await)
+        }
+    }
+
     /// The URL to fetch and the name of the file it points to; the
     /// catalog's checksum of a resource, when the options name none.
     async fn source_url(
