@@ -426,6 +426,7 @@ EXTRA = {
     "get_reuse_info": ["reuse_id", "full_description"],
     "search_topics": ["query", "page", "page_size", "sort", "organization", "tag"],
     "get_topic_info": ["topic_id", "full_description", "page", "page_size", "element_kind"],
+    "query_sql": ["sql", "max_rows"],
 }
 
 
@@ -462,7 +463,7 @@ async def check_tools(session: ClientSession, ctx: Context) -> None:
         missing = [p for p in params if p not in props]
         R.check(f"list_tools: {name} has {', '.join(params)}", not missing, f"missing {missing}; has {sorted(props)}")
     read_only = list(OFFICIAL) + ["get_resource_profile", "get_model_metrics", "search_reuses", "get_reuse_info",
-                                  "search_topics", "get_topic_info"]
+                                  "search_topics", "get_topic_info", "query_sql"]
     wrong = [n for n in read_only if n in tools and (tools[n].annotations is None or tools[n].annotations.readOnlyHint is not True)]
     R.check("list_tools: read-only tools carry readOnlyHint=true", not wrong, f"not read-only: {wrong}")
     export = tools.get("export_resource_data")
@@ -946,6 +947,45 @@ class RecordingProxy:
         self.httpd.server_close()
 
 
+def psql_rows(ctx: Context, sql: str) -> list[list[str]]:
+    """PostgreSQL's own answer on the server's tables, cells as text (NULL as None)."""
+    psql = "/usr/lib/postgresql/15/bin/psql" if os.path.exists("/usr/lib/postgresql/15/bin/psql") else "psql"
+    out = subprocess.run([psql, "-X", "-q", "-At", "-F", "\x1f", "-P", "null=\x1e", ctx.env["DATAGOUV_TEST_PG_URI"],
+                          "-c", sql], check=True, capture_output=True, text=True).stdout
+    return [[None if c == "\x1e" else c for c in line.split("\x1f")] for line in out.splitlines()]
+
+
+async def check_sql(session: ClientSession, ctx: Context) -> None:
+    rid = ctx.rid["NOT_AGGREGATED"]
+    sql = (f'SELECT categorie, COUNT(*) AS n, SUM(score) AS total, AVG(poids) AS moyenne, MIN(score) AS bas, '
+           f'MAX(annee) AS haut FROM "{rid}" GROUP BY categorie ORDER BY categorie')
+    result, data = await call_ok(session, "query_sql GROUP BY", "query_sql", {"sql": sql})
+    expected = psql_rows(ctx, sql.replace(f'"{rid}"', 'public."60bafd9ec72ef39986c213782b977302"'))
+    got = [[str(r["categorie"]), str(r["n"]), str(r["total"]), r["moyenne"], str(r["bas"]), str(r["haut"])]
+           for r in data.get("rows", [])]
+    same = len(got) == len(expected) == 5 and all(
+        g[:3] == e[:3] and abs(float(g[3]) - float(e[3])) < 1e-9 and g[4:] == e[4:] for g, e in zip(got, expected))
+    R.check("query_sql: GROUP BY on a resource the server will not aggregate equals PostgreSQL's", same,
+            f"mcp {got} psql {expected}")
+    result, data = await call_ok(session, "query_sql row cap", "query_sql",
+                                 {"sql": f'SELECT "__id" FROM "{ctx.rid["BIG"]}" WHERE rang <= 40', "max_rows": 25})
+    text = text_of(result)
+    R.check("query_sql: at most max_rows rows, and a note saying how to get the rest",
+            len(data.get("rows", [])) == 25 and data.get("truncated") is True and "export_resource_data" in text,
+            text[:300])
+    for label, refused in [
+        ("CREATE TABLE", "CREATE TABLE t AS SELECT 1"),
+        ("INSERT", f'INSERT INTO "{rid}" VALUES (1)'),
+        ("COPY TO", "COPY (SELECT 1) TO '/tmp/datagouv-mcp-copy.csv'"),
+        ("CREATE EXTERNAL TABLE", "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'"),
+        ("a local file", "SELECT * FROM '/etc/passwd'"),
+        ("a path as a table", 'SELECT * FROM "../../etc/passwd"'),
+    ]:
+        result = await call(session, "query_sql", {"sql": refused})
+        R.check(f"query_sql: {label} refused with a clear error", is_error_result(result), text_of(result)[:200])
+    R.check("query_sql: COPY wrote nothing", not os.path.exists("/tmp/datagouv-mcp-copy.csv"))
+
+
 async def check_stop_words(session: ClientSession, ctx: Context) -> None:
     """Generic words are left out of the query udata receives, as the official server does."""
     proxy = RecordingProxy(ctx.env["DATAGOUV_TEST_UDATA_BASE_URL"].rstrip("/"))
@@ -1172,6 +1212,7 @@ async def run_checks(session: ClientSession, ctx: Context, init, started: float,
     await R.group("dataservices", check_dataservices, session, ctx)
     await R.group("guarded fetches", check_guarded_fetches, session, ctx)
     await R.group("reuses and topics", check_reuses_topics, session, ctx)
+    await R.group("query_sql", check_sql, session, ctx)
     await R.group("stop words", check_stop_words, session, ctx)
     await R.group("errors", check_errors, session, ctx)
     if http_extra is not None:

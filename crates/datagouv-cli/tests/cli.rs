@@ -2303,6 +2303,8 @@ fn sql_prints_like_every_command_and_writes_files_whole() {
         .filter(|name| name.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 // ---------------------------------------------------------------------------
 // Issue 25: topics, API tokens, resources by id alone, the official
 // datagouv-cli 0.4.2 grammar, completions and man pages.

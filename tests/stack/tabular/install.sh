@@ -77,4 +77,14 @@ else
     "$VENV/bin/pip" install -q --disable-pip-version-check --only-binary=:all: \
         -c "$HERE/constraints.txt" "pyarrow==$PYARROW_VERSION"
 fi
+
+# 5. openpyxl in the same venv: with pyarrow and csv, the independent readers of the SQL engine's file
+#    tests (crates/datagouv-sql/tests/files.rs, DATAGOUV_TEST_PYTHON) ---------------------------------
+OPENPYXL_VERSION=3.1.5
+if [ "$("$VENV/bin/python" -c 'import openpyxl; print(openpyxl.__version__)' 2>/dev/null)" = "$OPENPYXL_VERSION" ]; then
+    log "openpyxl $OPENPYXL_VERSION already installed"
+else
+    log "installing openpyxl $OPENPYXL_VERSION into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --only-binary=:all: "openpyxl==$OPENPYXL_VERSION"
+fi
 log "done"

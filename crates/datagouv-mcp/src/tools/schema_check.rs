@@ -166,6 +166,7 @@ fn every_tool_input_schema_is_strict() {
             "get_topic_info",
             "list_dataset_resources",
             "query_resource_data",
+            "query_sql",
             "search_dataservices",
             "search_datasets",
             "search_organizations",

@@ -64,9 +64,15 @@ impl DatagouvMcp {
 }
 
 impl DatagouvMcp {
-    async fn run_sql(&self, sql: &str, max_rows: u64) -> Result<rmcp::model::CallToolResult, Error> {
+    async fn run_sql(
+        &self,
+        sql: &str,
+        max_rows: u64,
+    ) -> Result<rmcp::model::CallToolResult, Error> {
         if !(1..=500).contains(&max_rows) {
-            return Err(Error::InvalidInput(format!("max_rows must be 1 to 500, not {max_rows}")));
+            return Err(Error::InvalidInput(format!(
+                "max_rows must be 1 to 500, not {max_rows}"
+            )));
         }
         if sql.trim().is_empty() {
             return Err(Error::InvalidInput("the query is empty".into()));
@@ -106,7 +112,11 @@ impl DatagouvMcp {
             ))
         })??;
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        let mut text = format!("Columns: {}\nRows here: {}\n", columns.join(", "), rows.len());
+        let mut text = format!(
+            "Columns: {}\nRows here: {}\n",
+            columns.join(", "),
+            rows.len()
+        );
         if more {
             text.push_str(&format!(
                 "There are more rows than the {max} shown: aggregate further, add a LIMIT, raise max_rows (up to \
@@ -155,7 +165,9 @@ fn records(batch: &RecordBatch) -> Vec<Map<String, Value>> {
                 } else {
                     match column.data_type() {
                         DataType::Boolean => Value::Bool(column.as_boolean().value(row)),
-                        DataType::Int64 => Value::from(column.as_primitive::<Int64Type>().value(row)),
+                        DataType::Int64 => {
+                            Value::from(column.as_primitive::<Int64Type>().value(row))
+                        }
                         DataType::Float64 => serde_json::Number::from_f64(
                             column.as_primitive::<Float64Type>().value(row),
                         )
