@@ -6,17 +6,11 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, Int8Type, Int16Type};
-use datafusion::arrow::datatypes::{
-    Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
-};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datagouv::Client;
-use datagouv_sql::{SqlEngine, into_sdk_error};
+use datagouv_sql::{SqlEngine, into_sdk_error, json_rows};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
@@ -158,66 +152,10 @@ async fn print(
 /// The rows of a batch as records.
 fn records(batch: &RecordBatch) -> Vec<Record> {
     let schema = batch.schema();
-    rows(batch)
+    json_rows(batch)
         .into_iter()
         .map(|row| Record::from_pairs(schema.fields().iter().map(|f| f.name().as_str()).zip(row)))
         .collect()
-}
-
-/// The values of a batch, row by row: numbers and booleans as JSON's,
-/// other values as their text.
-fn rows(batch: &RecordBatch) -> Vec<Vec<Value>> {
-    let options = FormatOptions::default();
-    let formatters: Vec<_> = batch
-        .columns()
-        .iter()
-        .map(|column| ArrayFormatter::try_new(column.as_ref(), &options).ok())
-        .collect();
-    (0..batch.num_rows())
-        .map(|row| {
-            batch
-                .columns()
-                .iter()
-                .zip(&formatters)
-                .map(|(column, formatter)| cell(column, formatter.as_ref(), row))
-                .collect()
-        })
-        .collect()
-}
-
-fn cell(column: &ArrayRef, formatter: Option<&ArrayFormatter>, row: usize) -> Value {
-    if column.is_null(row) {
-        return Value::Null;
-    }
-    macro_rules! int {
-        ($t:ty) => {
-            Value::from(column.as_primitive::<$t>().value(row))
-        };
-    }
-    match column.data_type() {
-        DataType::Boolean => Value::Bool(column.as_boolean().value(row)),
-        DataType::Int8 => int!(Int8Type),
-        DataType::Int16 => int!(Int16Type),
-        DataType::Int32 => int!(Int32Type),
-        DataType::Int64 => int!(Int64Type),
-        DataType::UInt8 => int!(UInt8Type),
-        DataType::UInt16 => int!(UInt16Type),
-        DataType::UInt32 => int!(UInt32Type),
-        DataType::UInt64 => int!(UInt64Type),
-        DataType::Float32 => number(f64::from(column.as_primitive::<Float32Type>().value(row))),
-        DataType::Float64 => number(column.as_primitive::<Float64Type>().value(row)),
-        _ => Value::String(
-            formatter
-                .map(|f| f.value(row).to_string())
-                .unwrap_or_default(),
-        ),
-    }
-}
-
-/// A float as a JSON number; NaN and infinities (no JSON number) as text.
-fn number(value: f64) -> Value {
-    serde_json::Number::from_f64(value)
-        .map_or_else(|| Value::String(value.to_string()), Value::Number)
 }
 
 /// Streams the rows to `path`: written under a hidden partial name beside
@@ -266,7 +204,7 @@ async fn write_file(
                 while let Some(batch) = batches.next().await {
                     let batch = batch.map_err(|e| sql_error(query, e))?;
                     written += batch.num_rows() as u64;
-                    for row in rows(&batch) {
+                    for row in json_rows(&batch) {
                         writer
                             .write_record(row.iter().map(|value| match value {
                                 Value::Null => String::new(),

@@ -30,6 +30,7 @@
 //! [Apache DataFusion]: https://datafusion.apache.org
 
 pub mod files;
+mod json;
 mod pushdown;
 mod scan;
 
@@ -49,6 +50,7 @@ use datagouv::Client;
 use tokio::sync::Semaphore;
 
 use files::{FileSources, ResourceFile};
+pub use json::json_rows;
 use scan::ApiTable;
 
 /// The catalog name of the engine's tables.
@@ -324,7 +326,16 @@ impl SchemaProvider for Resources {
             };
         }
         let (types, file) = futures::join!(query.arrow_types(), catalog_file(&self.client, name));
-        let file = file?;
+        // A catalog that cannot be asked (down, another network) leaves the
+        // Tabular API; a deleted resource is an error whatever serves it.
+        let file = match file {
+            Ok(file) => file,
+            Err(CatalogError::Deleted(error)) => return Err(error),
+            Err(CatalogError::Unreachable(error)) => match types {
+                Ok(_) => None,
+                Err(_) => return Err(error),
+            },
+        };
         if let Some(file) = file.as_ref().filter(|file| file.parquet_url.is_some()) {
             return self.files.table(file).await.map(Some);
         }
@@ -351,30 +362,40 @@ fn not_served(error: &datagouv::Error) -> bool {
     matches!(error, datagouv::Error::Api { status, .. } if status.as_u16() == 404)
 }
 
+/// Why the catalog gave no record.
+enum CatalogError {
+    /// The resource was deleted (410).
+    Deleted(DataFusionError),
+    /// Any other failure: the catalog could not say.
+    Unreachable(DataFusionError),
+}
+
 /// The catalog's record of a resource, or none when the catalog does not
-/// know it; a deleted resource (410) is an error saying so.
-async fn catalog_file(client: &Client, id: &str) -> Result<Option<ResourceFile>> {
+/// know it.
+async fn catalog_file(client: &Client, id: &str) -> std::result::Result<Option<ResourceFile>, CatalogError> {
     let path = format!(
         "/datasets/resources/{}/",
-        datagouv::path_segment(id).map_err(external)?
+        datagouv::path_segment(id).map_err(|e| CatalogError::Unreachable(external(e)))?
     );
     let response = match client.raw_v2(reqwest::Method::GET, &path, None).await {
         Ok(response) => response,
         Err(datagouv::Error::Api { status, .. }) if status.as_u16() == 404 => return Ok(None),
         Err(datagouv::Error::Api { status, .. }) if status.as_u16() == 410 => {
-            return Err(DataFusionError::Plan(format!(
+            return Err(CatalogError::Deleted(DataFusionError::Plan(format!(
                 "resource {id} was deleted from data.gouv.fr (410 Gone): it has no rows to read"
-            )));
+            ))));
         }
-        Err(error) => return Err(external(error)),
+        Err(error) => return Err(CatalogError::Unreachable(external(error))),
     };
     if !response.status().is_success() {
-        return Err(external(datagouv::Error::from_response(response).await));
+        return Err(CatalogError::Unreachable(external(
+            datagouv::Error::from_response(response).await,
+        )));
     }
     let body: serde_json::Value = response
         .json()
         .await
-        .map_err(|e| external(datagouv::Error::Transport(e)))?;
+        .map_err(|e| CatalogError::Unreachable(external(datagouv::Error::Transport(e))))?;
     let resource = &body["resource"];
     let text = |key: &str| resource[key].as_str().map(str::to_owned);
     let checksum = resource["checksum"]["value"].as_str().and_then(|value| {

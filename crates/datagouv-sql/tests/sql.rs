@@ -3,6 +3,9 @@
 //! PostgreSQL's own answer to the same SQL on the server's table (psql),
 //! and pushdown is counted in api-tabular's access log.
 
+#[allow(dead_code)]
+mod common;
+
 use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
@@ -564,4 +567,99 @@ async fn order_by_is_sorted_by_the_server_where_it_pays() {
         let plan = engine.explain(&with_tables(local, false)).await.unwrap();
         assert!(!plan.contains("sort pushed"), "{local}\n{plan}");
     }
+}
+
+/// A remote resource of a new udata dataset (admin key), with these extras.
+async fn remote_resource(stack: &Stack, dataset: &str, url: &str, extras: serde_json::Value) -> String {
+    let admin = Client::builder()
+        .main_url(stack.get("UDATA_BASE_URL"))
+        .api_key(stack.get("ADMIN_KEY"))
+        .build()
+        .unwrap();
+    let body = serde_json::json!({
+        "title": "table", "url": url, "filetype": "remote", "format": "csv", "type": "main", "extras": extras,
+    });
+    let created: serde_json::Value = admin
+        .raw(reqwest::Method::POST, &format!("/datasets/{dataset}/resources/"), Some(body))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_source_of_a_resource_answers_as_the_tabular_path() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let tabular_rid = TABLES[0].1;
+    let client = client(&stack);
+    // What the pipeline makes of the `types` resource: its Parquet conversion and its file.
+    let query = client.tabular_resource(tabular_rid).unwrap();
+    let (mut parquet, mut csv) = (Vec::new(), Vec::new());
+    query
+        .export(datagouv::ExportFormat::Parquet, &mut parquet, datagouv::ExportOptions::default())
+        .await
+        .unwrap();
+    query
+        .export(datagouv::ExportFormat::Csv, &mut csv, datagouv::ExportOptions::default())
+        .await
+        .unwrap();
+    let host = common::Host::start().await;
+    let parquet_url = host.put("types.parquet", parquet);
+    let csv_url = host.put("types.csv", csv);
+    // Two remote resources in udata: one names its Parquet conversion, the other only its file.
+    let admin = Client::builder()
+        .main_url(stack.get("UDATA_BASE_URL"))
+        .api_key(stack.get("ADMIN_KEY"))
+        .build()
+        .unwrap();
+    let dataset: serde_json::Value = admin
+        .raw(
+            reqwest::Method::POST,
+            "/datasets/",
+            Some(serde_json::json!({"title": "SQL sources", "description": "the types fixture as files"})),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dataset = dataset["id"].as_str().unwrap().to_owned();
+    let converted = remote_resource(
+        &stack,
+        &dataset,
+        &csv_url,
+        serde_json::json!({"analysis:parsing:parquet_url": parquet_url}),
+    )
+    .await;
+    let plain = remote_resource(&stack, &dataset, &csv_url, serde_json::json!({})).await;
+
+    let engine = engine(&stack);
+    let sql = |table: &str| {
+        format!(
+            "SELECT \"__id\", entier, \"avg.views\", a__b, \"nom complet\", \"élément\" FROM \"{table}\" \
+             WHERE entier > 0 OR \"élément\" IS NULL ORDER BY \"__id\""
+        )
+    };
+    let tabular = engine_rows(&engine, &sql(tabular_rid)).await;
+    assert!(tabular.len() > 10, "{tabular:?}");
+    // The Parquet conversion, by ranges.
+    let requests = host.requests();
+    let from_parquet = engine_rows(&engine, &sql(&converted)).await;
+    assert_eq!(from_parquet, tabular, "the Parquet conversion");
+    let ranges = host.ranges()[requests..].to_vec();
+    assert!(
+        ranges.iter().any(|r| r.as_deref().is_some_and(|r| r.starts_with("bytes="))),
+        "{ranges:?}"
+    );
+    let plan = engine.explain(&sql(&converted)).await.unwrap();
+    assert!(plan.contains("types.parquet"), "{plan}");
+    // The file itself, downloaded once and read locally.
+    let from_file = engine_rows(&engine, &sql(&plain)).await;
+    assert_eq!(from_file, tabular, "the downloaded file");
+    let plan = engine.explain(&sql(&plain)).await.unwrap();
+    assert!(!plan.contains("DatagouvScan") && plan.contains("table.parquet"), "{plan}");
 }

@@ -11,9 +11,7 @@
 
 use std::time::Duration;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::array::RecordBatch;
 use datagouv::Error;
 use futures::StreamExt;
 use rmcp::{handler::server::wrapper::Parameters, tool, tool_router};
@@ -145,44 +143,18 @@ fn sql_error(error: datafusion::error::DataFusionError) -> Error {
     }
 }
 
-/// The rows of a batch as JSON objects: numbers and booleans as JSON's,
-/// other values as their text.
+/// The rows of a batch as JSON objects.
 fn records(batch: &RecordBatch) -> Vec<Map<String, Value>> {
     let schema = batch.schema();
-    let options = FormatOptions::default();
-    let formatters: Vec<_> = batch
-        .columns()
-        .iter()
-        .map(|column| ArrayFormatter::try_new(column.as_ref(), &options).ok())
-        .collect();
-    (0..batch.num_rows())
+    datagouv_sql::json_rows(batch)
+        .into_iter()
         .map(|row| {
-            let mut record = Map::new();
-            for (index, field) in schema.fields().iter().enumerate() {
-                let column = batch.column(index);
-                let value = if column.is_null(row) {
-                    Value::Null
-                } else {
-                    match column.data_type() {
-                        DataType::Boolean => Value::Bool(column.as_boolean().value(row)),
-                        DataType::Int64 => {
-                            Value::from(column.as_primitive::<Int64Type>().value(row))
-                        }
-                        DataType::Float64 => serde_json::Number::from_f64(
-                            column.as_primitive::<Float64Type>().value(row),
-                        )
-                        .map_or(Value::Null, Value::Number),
-                        _ => Value::String(
-                            formatters[index]
-                                .as_ref()
-                                .map(|f| f.value(row).to_string())
-                                .unwrap_or_default(),
-                        ),
-                    }
-                };
-                record.insert(field.name().clone(), value);
-            }
-            record
+            schema
+                .fields()
+                .iter()
+                .map(|field| field.name().clone())
+                .zip(row)
+                .collect()
         })
         .collect()
 }
