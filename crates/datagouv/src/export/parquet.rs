@@ -869,12 +869,14 @@ mod tests {
         for id in 1..=(2 * BATCH_ROWS + 7) {
             big.push_str(&format!("{id},\"v {id}\"\n"));
         }
+        let halves = [head, tail];
+        let whole = [big.as_bytes()];
         let cases: [(HashMap<String, String>, Vec<&[&[u8]]>); 4] = [
             (
                 profile_types(),
-                vec![&[head, tail], &[], &[b"13,x,y,1,2.5,3,t,2024-01-01,,,1,\n"]],
+                vec![&halves, &[], &[b"13,x,y,1,2.5,3,t,2024-01-01,,,1,\n"]],
             ),
-            (HashMap::new(), vec![&[big.as_bytes()], &[b"99999,last\n"]]),
+            (HashMap::new(), vec![&whole, &[b"99999,last\n"]]),
             (types(&[("d", "date")]), vec![&[b"__id,d\n"]]),
             (HashMap::new(), vec![]),
         ];
