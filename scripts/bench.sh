@@ -149,7 +149,7 @@ measure() {
   end=$(date +%s%N)
   seconds=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
   rss=$(tail -n 1 "$work/time")
-  moved=${MOVED:-$(grep -o '\(rows\|bytes\|items\|windows\|files\)=[0-9]*' "$work/stdout" | paste -sd ' ' || true)}
+  moved=${MOVED:-$(grep -o '\(rows\|bytes\|items\|windows\|files\|partial\)=[0-9]*' "$work/stdout" | paste -sd ' ' || true)}
   if [ -z "$moved" ] && [ -n "$output" ] && [ -f "$output" ]; then moved="bytes=$(stat -c %s "$output")"; fi
   if [ -z "$moved" ] && [ -n "$output" ] && [ -d "$output" ]; then moved=$(dir_size "$output"); fi
   case $status in

@@ -1061,8 +1061,9 @@ async fn an_interrupted_sorted_export_resumes_planning_where_it_stopped() {
                 signal.notify_one();
             }
         });
+    let query = sorted(&proxy.url());
     tokio::select! {
-        result = sorted(&proxy.url()).export_to_file(ExportFormat::Csv, &path, options) => panic!("not interrupted: {result:?}"),
+        result = query.export_to_file(ExportFormat::Csv, &path, options) => panic!("not interrupted: {result:?}"),
         () = halfway.notified() => {}
     }
     assert_eq!(datagouv::interrupted_export(&path), Some((1, 3)));
