@@ -871,7 +871,8 @@ mod tests {
         }
         let halves = [head, tail];
         let whole = [big.as_bytes()];
-        let cases: [(HashMap<String, String>, Vec<&[&[u8]]>); 4] = [
+        type Windows<'a> = Vec<&'a [&'a [u8]]>;
+        let cases: [(HashMap<String, String>, Windows); 4] = [
             (
                 profile_types(),
                 vec![&halves, &[], &[b"13,x,y,1,2.5,3,t,2024-01-01,,,1,\n"]],
