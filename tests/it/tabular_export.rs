@@ -971,3 +971,119 @@ async fn metrics_exports_past_the_cap_are_cut_into_id_ranges() {
     let paths: Vec<String> = server.received().iter().map(|r| r.path.clone()).collect();
     assert!(paths.iter().all(|p| !p.contains("columns=")), "{paths:#?}");
 }
+
+// --- Keyset windows planned as the export runs ----------------------------------------
+
+#[tokio::test]
+async fn a_sorted_export_plans_each_window_while_the_previous_one_downloads() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let tabular = stack.get("TABULAR_URL");
+    let sorted = |url: &str| {
+        client(url)
+            .tabular_resource(stack.get("RID_BIG"))
+            .unwrap()
+            .sort("montant", Order::Desc)
+    };
+    let planned = sorted(tabular)
+        .export_plan(ExportFormat::Csv)
+        .await
+        .unwrap();
+    let proxy = Proxy::start(tabular, Vec::new()).await;
+    let (bytes, summary) = export(
+        &sorted(&proxy.url()),
+        ExportFormat::Csv,
+        ExportOptions::default(),
+    )
+    .await;
+    assert_eq!((summary.rows, summary.windows), (200_000, 4));
+    let log = proxy.log.lock().unwrap().clone();
+    // The window requests are the whole plan's, in order.
+    let windows: Vec<&String> = log.iter().filter(|p| p.contains("/data/csv/")).collect();
+    let expected: Vec<String> = planned
+        .urls()
+        .iter()
+        .map(|u| format!("{}?{}", u.path(), u.query().unwrap_or_default()))
+        .collect();
+    assert_eq!(windows, expected.iter().collect::<Vec<_>>());
+    // Window 1 is asked for before the edge of window 3 is read (the whole
+    // plan used to be read first).
+    let first_window = log.iter().position(|p| p.contains("/data/csv/")).unwrap();
+    let probes: Vec<usize> = (0..log.len())
+        .filter(|&i| log[i].contains("/data/?") && log[i].contains("page_size=50"))
+        .collect();
+    assert_eq!(probes.len(), 3, "{log:#?}");
+    assert!(first_window < probes[2], "{log:#?}");
+    // And the file is the one of a plan read whole beforehand.
+    let (_, records) = read_csv(&bytes);
+    let ids: Vec<u64> = records.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert_eq!(
+        ids,
+        psql_ids(
+            &stack,
+            "679c7414c1bbe2b2b95c1c7ed2702c02",
+            "montant DESC, __id"
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_sorted_export_resumes_planning_where_it_stopped() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    let tabular = stack.get("TABULAR_URL");
+    let sorted = |url: &str| {
+        client(url)
+            .tabular_resource(stack.get("RID_SORTED"))
+            .unwrap()
+            .sort("nom", Order::Desc)
+    };
+    let dir = scratch("resume-sorted");
+    let clean_path = dir.join("clean.csv");
+    sorted(tabular)
+        .export_to_file(ExportFormat::Csv, &clean_path, ExportOptions::default())
+        .await
+        .unwrap();
+    let clean = std::fs::read(&clean_path).unwrap();
+
+    let proxy = Proxy::start(tabular, Vec::new()).await;
+    let path = dir.join("out.csv");
+    // Dropped once window 1 is written: the record holds window 1 and
+    // where the planning of the next ones stands.
+    let halfway = Arc::new(tokio::sync::Notify::new());
+    let signal = halfway.clone();
+    let options = ExportOptions::default()
+        .parallel(1)
+        .on_progress(move |progress| {
+            if progress.windows_done >= 1 {
+                signal.notify_one();
+            }
+        });
+    let query = sorted(&proxy.url());
+    tokio::select! {
+        result = query.export_to_file(ExportFormat::Csv, &path, options) => panic!("not interrupted: {result:?}"),
+        () = halfway.notified() => {}
+    }
+    assert_eq!(datagouv::interrupted_export(&path), Some((1, 3)));
+    proxy.clear();
+    let summary = sorted(&proxy.url())
+        .export_to_file(ExportFormat::Csv, &path, ExportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            summary.resumed_from,
+            summary.windows_requested,
+            summary.windows
+        ),
+        (Some(1), 2, 3)
+    );
+    assert_eq!(proxy.window_requests(), 2, "windows 2 and 3 only");
+    assert!(
+        std::fs::read(&path).unwrap() == clean,
+        "the resumed file equals a clean one"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,6 +1,7 @@
 """The Python peers of the benchmark, one scenario per run, against the bench server.
 
     python peers.py client   list|download|upload|sync URL [--out FILE|DIR] [--file FILE]
+    python peers.py client   sql TABULAR_URL --rid RID [--out FILE]
     python peers.py requests list|export|download|upload URL [--out FILE] [--file FILE]
 
 `client` is the official Python client, datagouv-client 0.5.1, used through its public
@@ -9,7 +10,11 @@ API as its README shows (`Client.get_all_from_api_query`, `Resource.download`,
 again, one after the other); its base URL, fixed to production, is pointed at
 the bench server. It has no CSV export (its Tabular support is `Resource.rows()`,
 JSON pages of rows, with the production Tabular URL fixed), so that scenario
-exits with status 3 ("not supported").
+exits with status 3 ("not supported"). Its `sql` scenario is the analyst's path with it
+(issue 23): `Resource.rows()` (JSON pages of the API's default size, following
+`links.next`) into a pandas DataFrame, then `groupby("region")` with count, sum, mean,
+min and max of `montant`; its Tabular URL is pointed at the local api-tabular. `--out`
+writes the groups as CSV (the harness compares them with `datagouv sql`'s).
 
 `requests` is a plain loop as in the APIs' own examples: `requests.get` page after
 page following `next_page`; `stream=True` and `iter_content(8192)` for files; the
@@ -79,6 +84,42 @@ def client_sync(url, args):
     dataset.download_resources(folder=args.out)
     files = list(Path(args.out).iterdir())
     return f"files={len(files)} bytes={sum(f.stat().st_size for f in files)}"
+
+
+def client_sql(url, args):
+    import pandas as pd
+    from datagouv import Client, Resource
+
+    client = Client("www", verbose=False)
+    resource = Resource(
+        args.rid,
+        dataset_id="d00000000000000000000023",
+        _client=client,
+        _from_response={"title": "sql_bench", "format": "csv", "url": f"{url}/sql-bench.csv"},
+    )
+    # Fixed to production's Tabular API otherwise.
+    resource.tabular_api_url = f"{url}/api/resources/{args.rid}/"
+    rows = resource.rows()
+    if args.max_seconds:
+        # A bounded run: the rows read in that time (the harness reports a
+        # lower bound of the whole run's time, never an extrapolation).
+        deadline = time.perf_counter() + args.max_seconds
+        kept = []
+        for row in rows:
+            kept.append(row)
+            if time.perf_counter() > deadline:
+                return f"rows={len(kept)} partial=1"
+        rows = kept
+    frame = pd.DataFrame(rows)
+    groups = frame.groupby("region")["montant"].agg(["count", "sum", "mean", "min", "max"])
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write("region,n,total,moyenne,min,max\n")
+            for region, row in groups.sort_index().iterrows():
+                out.write(
+                    f"{region},{int(row['count'])},{row['sum']!r},{row['mean']!r},{row['min']!r},{row['max']!r}\n"
+                )
+    return f"rows={len(frame)} groups={len(groups)}"
 
 
 def requests_list(url, args):
@@ -152,6 +193,7 @@ SCENARIOS = {
     ("client", "download"): client_download,
     ("client", "upload"): client_upload,
     ("client", "sync"): client_sync,
+    ("client", "sql"): client_sql,
     ("requests", "list"): requests_list,
     ("requests", "export"): requests_export,
     ("requests", "download"): requests_download,
@@ -162,10 +204,12 @@ SCENARIOS = {
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("peer", choices=["client", "requests"])
-    parser.add_argument("scenario", choices=["list", "export", "download", "upload", "sync"])
+    parser.add_argument("scenario", choices=["list", "export", "download", "upload", "sync", "sql"])
     parser.add_argument("url")
     parser.add_argument("--out")
     parser.add_argument("--file")
+    parser.add_argument("--rid")
+    parser.add_argument("--max-seconds", type=float)
     args = parser.parse_args()
     run = SCENARIOS.get((args.peer, args.scenario))
     if run is None:

@@ -38,6 +38,7 @@ use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use std::{
     path::{Path, PathBuf},
+    sync::Arc,
     time::{Instant, SystemTime},
 };
 use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt};
@@ -54,6 +55,7 @@ pub use batches::DecodeStats;
 use joiner::{JoinState, Joiner};
 #[cfg(feature = "parquet")]
 pub use parquet::ParquetStats;
+use plan::KeysetCursor;
 pub use plan::{ExportPlan, WindowMethod};
 #[cfg(feature = "arrow")]
 pub use stream::{ArrowTypes, RecordBatchStream};
@@ -63,6 +65,9 @@ pub const EXPORT_CAP: u64 = 50_000;
 
 /// How the errors that leave nothing worth resuming end.
 const EXPORT_AGAIN: &str = "export again";
+
+/// Joined bytes written (or handed to the encoder) at a time.
+const JOINED_BYTES: usize = 256 * 1024;
 
 /// The most windows an export keeps in flight.
 pub const MAX_PARALLEL_WINDOWS: usize = 4;
@@ -230,10 +235,16 @@ impl Query {
         W: AsyncWrite + Unpin + Send,
     {
         options.check()?;
-        let plan = self.export_plan(format).await?;
+        let mut plan = self.plan_export(format).await?;
         let mut run = Run::new(0, JoinState::default(), 0);
-        self.run(&plan, &mut run, writer, &mut options, &mut |_| Ok(()))
-            .await?;
+        self.run(
+            &mut plan,
+            &mut run,
+            writer,
+            &mut options,
+            &mut |_, _| Ok(()),
+        )
+        .await?;
         self.finish(&plan, run).await
     }
 
@@ -295,10 +306,11 @@ impl Query {
                 total: state.total,
                 method: state.method,
                 profile: None,
+                rest: state.rest.clone(),
             };
             Some((plan, state))
         });
-        let (plan, mut run, fingerprint) = match resumed {
+        let (mut plan, mut run, fingerprint) = match resumed {
             Some((plan, state)) => {
                 let run = Run::new(state.done, state.join, state.bytes);
                 (plan, run, state.fingerprint)
@@ -306,14 +318,14 @@ impl Query {
             None => {
                 files.remove_state();
                 atomic.truncate(0)?;
-                let plan = self.export_plan(format).await?;
+                let plan = self.plan_export(format).await?;
                 let fingerprint = self.fingerprint(plan.total).await?;
                 (plan, Run::new(0, JoinState::default(), 0), fingerprint)
             }
         };
         let start = run.done;
         let mut file = files.open_at(&atomic, run.bytes).await?;
-        let mut record = |run: &Run| {
+        let mut record = |run: &Run, plan: &ExportPlan| {
             if !resumable {
                 return Ok(());
             }
@@ -321,6 +333,7 @@ impl Query {
                 request: request.clone(),
                 fingerprint: fingerprint.clone(),
                 windows: plan.windows.iter().map(Url::to_string).collect(),
+                rest: plan.rest.clone(),
                 total: plan.total,
                 method: plan.method,
                 done: run.done,
@@ -329,7 +342,7 @@ impl Query {
             })
         };
         let result = self
-            .run(&plan, &mut run, &mut file, &mut options, &mut record)
+            .run(&mut plan, &mut run, &mut file, &mut options, &mut record)
             .await;
         let result = match result {
             Ok(()) => self.finish(&plan, run).await,
@@ -384,85 +397,135 @@ impl Query {
     }
 
     /// Fetches the windows from `run.done` on and writes them; `record` is
-    /// told after every complete window.
+    /// told after every complete window. Keyset windows not yet planned are
+    /// planned as the export runs: the next boundary is read while the
+    /// previous window downloads.
     async fn run<W>(
         &self,
-        plan: &ExportPlan,
+        plan: &mut ExportPlan,
         run: &mut Run,
         writer: &mut W,
         options: &mut ExportOptions,
-        record: &mut (dyn FnMut(&Run) -> Result<(), Error> + Send),
+        record: &mut (dyn FnMut(&Run, &ExportPlan) -> Result<(), Error> + Send),
     ) -> Result<(), Error>
     where
         W: AsyncWrite + Unpin + Send,
     {
-        let windows = &plan.windows;
-        // Each request on its own task: a window waiting its turn keeps
-        // being polled, so its answer is read as it comes and its read
-        // timeout does not run out while an earlier window is written.
-        let mut responses = futures::stream::iter(run.done..windows.len())
-            .map(|index| {
-                let (query, url) = (self.clone(), windows[index].clone());
-                crate::spawned::on_task(
-                    async move { query.get_at(url).await },
-                    "a window was being requested",
-                )
-            })
-            .buffered(options.parallel);
-        let mut sink = Sink {
-            rewriter: self.csv_rewriter(plan).await?,
-            rewritten: Vec::new(),
-            encoder: Encoder::new(self, plan.format).await?,
-            joiner: Joiner::new(plan.format.joined(), run.join),
-            joined: Vec::with_capacity(256 * 1024),
-            out: Vec::with_capacity(256 * 1024),
-            progress: Progress {
-                total: plan.total,
-                windows: windows.len() as u64,
-                windows_done: run.done as u64,
-                bytes: run.bytes,
-                rows: run.join.rows,
-            },
-        };
-        while let Some(response) = responses.next().await {
-            let index = run.done;
-            let mut body = WindowBody::new(self.clone(), windows[index].clone(), response?);
-            sink.start_window();
-            while let Some(chunk) = body.next().await? {
-                sink.feed(&chunk);
-                if sink.joined.len() >= 256 * 1024 {
-                    sink.emit(writer, options).await?;
-                }
-            }
-            sink.end_window();
-            if index + 1 == windows.len() {
-                // The server sends no CSV header for an empty result.
-                let header = if sink.joiner.needs_header() {
-                    self.empty_header().await
-                } else {
-                    Vec::new()
+        // The windows' requests, in order, at most `parallel` ahead of the
+        // window being written (a permit each, given back when it is
+        // written). Each request on its own task: a window waiting its
+        // turn keeps being polled, so its answer is read as it comes and
+        // its read timeout does not run out while an earlier window is
+        // written.
+        let permits = Arc::new(tokio::sync::Semaphore::new(options.parallel));
+        let (requested, mut windows) = tokio::sync::mpsc::unbounded_channel();
+        let fetch = {
+            let (mut ahead, known) = (plan.clone(), run.done..plan.windows.len());
+            async move {
+                let (permits, requested) = (&permits, &requested);
+                let request = |url: Url, rest: Option<Option<KeysetCursor>>| async move {
+                    let permit = permits.clone().acquire_owned().await.ok()?;
+                    let query = self.clone();
+                    let call = url.clone();
+                    let response = Box::pin(crate::spawned::on_task(
+                        async move { query.get_at(call).await },
+                        "a window was being requested",
+                    ));
+                    requested
+                        .send(Ok(Requested {
+                            url,
+                            rest,
+                            response,
+                            _permit: permit,
+                        }))
+                        .ok()
                 };
-                sink.joiner.finish(&mut sink.joined, &header);
+                for index in known {
+                    request(ahead.windows[index].clone(), None).await?;
+                }
+                while ahead.rest.is_some() {
+                    if let Err(error) = self.plan_next_window(&mut ahead).await {
+                        let _ = requested.send(Err(error));
+                        return None;
+                    }
+                    let url = ahead.windows.last().expect("a window was planned").clone();
+                    request(url, Some(ahead.rest.clone())).await?;
+                }
+                Some(())
             }
-            sink.emit(writer, options).await?;
-            sink.encoder.end_window(&mut sink.out)?;
+        };
+        let write = async {
+            let mut sink = Sink {
+                rewriter: self.csv_rewriter(plan).await?,
+                rewritten: Vec::new(),
+                encoder: Encoder::new(self, plan.format).await?,
+                joiner: Joiner::new(plan.format.joined(), run.join),
+                joined: Vec::with_capacity(JOINED_BYTES),
+                out: Vec::with_capacity(JOINED_BYTES),
+                progress: Progress {
+                    total: plan.total,
+                    windows: plan.expected_windows() as u64,
+                    windows_done: run.done as u64,
+                    bytes: run.bytes,
+                    rows: run.join.rows,
+                },
+            };
+            while run.done < plan.expected_windows() {
+                let Some(next) = windows.recv().await else {
+                    return Err(Error::InvalidInput(
+                        "the export's windows stopped being requested".into(),
+                    ));
+                };
+                let window = next?;
+                if run.done == plan.windows.len() {
+                    plan.windows.push(window.url.clone());
+                }
+                if let Some(rest) = window.rest {
+                    plan.rest = rest;
+                }
+                let last = plan.rest.is_none() && run.done + 1 == plan.windows.len();
+                sink.progress.windows = plan.expected_windows() as u64;
+                let mut body = WindowBody::new(self.clone(), window.url, window.response.await?);
+                sink.start_window();
+                while let Some(chunk) = body.next().await? {
+                    sink.feed(&chunk);
+                    if sink.joined.len() >= JOINED_BYTES {
+                        sink.emit(writer, options).await?;
+                    }
+                }
+                sink.end_window();
+                if last {
+                    // The server sends no CSV header for an empty result.
+                    let header = if sink.joiner.needs_header() {
+                        self.empty_header().await
+                    } else {
+                        Vec::new()
+                    };
+                    sink.joiner.finish(&mut sink.joined, &header);
+                }
+                sink.emit(writer, options).await?;
+                sink.encoder.end_window(&mut sink.out).await?;
+                sink.write_out(writer).await?;
+                writer.flush().await.map_err(io_error)?;
+                run.retried += body.retries;
+                run.requested += 1;
+                run.done += 1;
+                run.bytes = sink.progress.bytes;
+                run.join = sink.joiner.state;
+                sink.progress.windows_done = run.done as u64;
+                record(run, plan)?;
+            }
+            run.unreadable = sink.encoder.finish(&mut sink.out).await?;
             sink.write_out(writer).await?;
+            run.bytes = sink.progress.bytes;
             writer.flush().await.map_err(io_error)?;
-            run.retried += body.retries;
-            run.requested += 1;
-            run.done += 1;
-            run.bytes = sink.progress.bytes;
-            run.join = sink.joiner.state;
-            sink.progress.windows_done = run.done as u64;
-            record(run)?;
+            Ok::<(), Error>(())
+        };
+        futures::pin_mut!(fetch, write);
+        match futures::future::select(fetch, write).await {
+            futures::future::Either::Left((_, write)) => write.await,
+            futures::future::Either::Right((result, _)) => result,
         }
-        if windows.len() == run.done {
-            run.unreadable = sink.encoder.finish(&mut sink.out)?;
-            sink.write_out(writer).await?;
-            run.bytes = sink.progress.bytes;
-        }
-        writer.flush().await.map_err(io_error)?;
-        Ok(())
     }
 
     /// Checks the count again and sums up.
@@ -572,8 +635,9 @@ impl Run {
 enum Encoder {
     /// CSV and JSON are written as joined.
     Plain,
+    /// Parquet, encoded on worker threads off the download path.
     #[cfg(feature = "parquet")]
-    Parquet(Box<parquet::ParquetEncoder>),
+    Parquet(Box<parquet::ParquetWorker>),
 }
 
 impl Encoder {
@@ -587,9 +651,9 @@ impl Encoder {
                     .into_iter()
                     .map(|c| (c.name, c.python_type))
                     .collect();
-                Ok(Encoder::Parquet(Box::new(parquet::ParquetEncoder::new(
+                Ok(Encoder::Parquet(Box::new(parquet::ParquetWorker::start(
                     types,
-                ))))
+                )?)))
             }
             _ => {
                 let _ = query;
@@ -598,43 +662,38 @@ impl Encoder {
         }
     }
 
-    /// The bytes to write for `joined` (`out` is scratch space).
-    fn encode<'a>(&mut self, joined: &'a [u8], out: &'a mut Vec<u8>) -> Result<&'a [u8], Error> {
-        match self {
-            Encoder::Plain => {
-                let _ = out;
-                Ok(joined)
-            }
-            #[cfg(feature = "parquet")]
-            Encoder::Parquet(encoder) => {
-                encoder.feed_csv(joined, out)?;
-                Ok(out)
-            }
-        }
-    }
-
-    fn end_window(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+    async fn end_window(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         match self {
             Encoder::Plain => {
                 let _ = out;
                 Ok(())
             }
             #[cfg(feature = "parquet")]
-            Encoder::Parquet(encoder) => encoder.end_row_group(out),
+            Encoder::Parquet(worker) => worker.end_row_group(out).await,
         }
     }
 
     /// Ends the document (the encoder is spent: plain from then on).
-    fn finish(&mut self, out: &mut Vec<u8>) -> Result<Vec<(String, u64)>, Error> {
+    async fn finish(&mut self, out: &mut Vec<u8>) -> Result<Vec<(String, u64)>, Error> {
         match std::mem::replace(self, Encoder::Plain) {
             Encoder::Plain => {
                 let _ = out;
                 Ok(Vec::new())
             }
             #[cfg(feature = "parquet")]
-            Encoder::Parquet(encoder) => Ok(encoder.finish(out)?.unreadable),
+            Encoder::Parquet(worker) => Ok(worker.finish(out).await?.unreadable),
         }
     }
+}
+
+/// A window requested, in the export's order.
+struct Requested {
+    url: Url,
+    /// The keyset windows still to plan after it, when it was just planned.
+    rest: Option<Option<KeysetCursor>>,
+    response: futures::future::BoxFuture<'static, Result<reqwest::Response, Error>>,
+    /// Given back when the window is written.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// The body of one window, requested again where it breaks: the bytes
@@ -769,19 +828,32 @@ impl Sink {
         self.joiner.end_window(&mut self.joined);
     }
 
-    /// Encodes and writes the joined bytes, and tells the progress callback.
+    /// Encodes and writes the joined bytes (Parquet: sends them to the
+    /// encoder's threads and writes what they finished), and tells the
+    /// progress callback.
     async fn emit<W: AsyncWrite + Unpin>(
         &mut self,
         writer: &mut W,
         options: &mut ExportOptions,
     ) -> Result<(), Error> {
-        let bytes = self.encoder.encode(&self.joined, &mut self.out)?;
-        if !bytes.is_empty() {
-            writer.write_all(bytes).await.map_err(io_error)?;
-            self.progress.bytes += bytes.len() as u64;
+        match &mut self.encoder {
+            Encoder::Plain => {
+                if !self.joined.is_empty() {
+                    writer.write_all(&self.joined).await.map_err(io_error)?;
+                    self.progress.bytes += self.joined.len() as u64;
+                }
+                self.joined.clear();
+            }
+            #[cfg(feature = "parquet")]
+            Encoder::Parquet(worker) => {
+                if !self.joined.is_empty() {
+                    let joined =
+                        std::mem::replace(&mut self.joined, Vec::with_capacity(JOINED_BYTES));
+                    worker.feed_csv(joined, &mut self.out).await?;
+                }
+            }
         }
-        self.joined.clear();
-        self.out.clear();
+        self.write_out(writer).await?;
         self.progress.rows = self.joiner.rows();
         if let Some(callback) = options.on_progress.as_mut() {
             callback(self.progress);
@@ -819,6 +891,9 @@ struct ResumeState {
     /// The table's content when the export started.
     fingerprint: String,
     windows: Vec<String>,
+    /// Keyset windows still to plan after `windows`.
+    #[serde(default)]
+    rest: Option<KeysetCursor>,
     total: Option<u64>,
     method: WindowMethod,
     /// Windows complete.
@@ -881,5 +956,16 @@ impl PartialFiles {
 /// complete and windows in all.
 pub fn interrupted_export(path: &Path) -> Option<(u64, u64)> {
     let state = PartialFiles::beside(path).read_state()?;
-    Some((state.done as u64, state.windows.len() as u64))
+    let planned = ExportPlan {
+        format: ExportFormat::Csv,
+        windows: Vec::new(),
+        total: state.total,
+        method: state.method,
+        profile: None,
+        rest: state.rest,
+    };
+    Some((
+        state.done as u64,
+        (state.windows.len() + planned.expected_windows()) as u64,
+    ))
 }

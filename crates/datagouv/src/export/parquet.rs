@@ -2,9 +2,16 @@
 //! record batches ([`BatchDecoder`]) and written as a Parquet file, one row
 //! group per window, in constant memory.
 //!
+//! Off the download path ([`ParquetWorker`]): the CSV is decoded on one
+//! worker thread and the row groups are encoded on another, so the export's
+//! task only joins the windows' bytes and writes what comes back, and the
+//! next window downloads while the previous one is decoded and encoded.
+//! The channels between them are bounded: a slow encoder slows the
+//! download down, it never makes the export hold the table.
+//!
 //! Memory: the decoder holds at most one batch of raw values; the writer
 //! holds the encoded, compressed pages of the row group in progress (one
-//! window) and hands its bytes to `out` when the row group ends.
+//! window) and hands its bytes back when the row group ends.
 //!
 //! Compiled with the `parquet` feature: the `parquet` crate with its
 //! `arrow` writer and the `snap` codec only (no other codec, no async, no
@@ -13,12 +20,15 @@
 //! [`DICTIONARY_PAGE_BYTES`].
 
 use std::collections::HashMap;
+use std::sync::mpsc as std_mpsc;
 
 use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
+use tokio::sync::mpsc;
 
 use super::batches::{BatchDecoder, DecodeStats};
 use crate::Error;
@@ -27,39 +37,93 @@ use crate::Error;
 /// before the column is written plain.
 const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 
+/// Chunks of joined CSV waiting for the decoder thread (about 256 KiB each).
+const CSV_CHUNKS_AHEAD: usize = 8;
+
+/// Decoded batches waiting for the writer thread (8,192 rows each).
+const BATCHES_AHEAD: usize = 4;
+
 /// What the encoder wrote.
 pub type ParquetStats = DecodeStats;
 
-/// Turns the joined CSV of an export into Parquet bytes, row group by row group.
+/// Turns the joined CSV of an export into Parquet bytes, row group by row
+/// group, on the calling thread: what [`ParquetWorker`] does on two (the
+/// tests compare them byte for byte).
+#[cfg(test)]
 pub(crate) struct ParquetEncoder {
     decoder: BatchDecoder,
     /// Batches decoded, not yet written.
     batches: Vec<RecordBatch>,
-    /// Made with the first batch, or at the end for a file with no row.
-    writer: Option<ArrowWriter<Vec<u8>>>,
+    file: ParquetFile,
 }
 
+#[cfg(test)]
 impl ParquetEncoder {
     /// `types`: column name -> python type from the Tabular profile (see [`BatchDecoder::new`]).
     pub(crate) fn new(types: HashMap<String, String>) -> ParquetEncoder {
         ParquetEncoder {
             decoder: BatchDecoder::new(types),
             batches: Vec::new(),
-            writer: None,
+            file: ParquetFile::default(),
         }
     }
 
     /// Feeds bytes of the joined CSV (split anywhere); appends to `out` any Parquet bytes ready to be written.
     pub(crate) fn feed_csv(&mut self, csv: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         self.decoder.feed_csv(csv, &mut self.batches)?;
-        self.write_batches(out)
+        self.file.write(self.batches.drain(..), out)
     }
 
     /// Ends the current row group (called at the end of every window of up to 50,000 rows); appends its bytes to
     /// `out`.
     pub(crate) fn end_row_group(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         self.decoder.end_window(&mut self.batches)?;
-        self.write_batches(out)?;
+        self.file.write(self.batches.drain(..), out)?;
+        self.file.end_row_group(out)
+    }
+
+    /// Ends the file (footer); an export with no row still gives a valid file with the header's schema.
+    pub(crate) fn finish(mut self, out: &mut Vec<u8>) -> Result<ParquetStats, Error> {
+        let schema = self.decoder.schema();
+        let stats = self.decoder.finish(&mut self.batches)?;
+        self.file.write(self.batches.drain(..), out)?;
+        self.file.finish(schema, out)?;
+        Ok(stats)
+    }
+}
+
+/// The Parquet file being written: its writer is made with the first
+/// batch, or at the end for a file with no row.
+#[derive(Default)]
+struct ParquetFile {
+    writer: Option<ArrowWriter<Vec<u8>>>,
+}
+
+impl ParquetFile {
+    /// Writes `batches` and moves out the bytes the writer finished.
+    fn write(
+        &mut self,
+        batches: impl IntoIterator<Item = RecordBatch>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let mut wrote = false;
+        for batch in batches {
+            let writer = match &mut self.writer {
+                Some(writer) => writer,
+                None => self.writer.insert(new_writer(batch.schema())?),
+            };
+            writer.write(&batch).map_err(parquet_error)?;
+            wrote = true;
+        }
+        match &mut self.writer {
+            // The writer may have closed a row group of its own (over a million rows).
+            Some(writer) if wrote => drain(writer, out),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends the row group in progress; appends its bytes to `out`.
+    fn end_row_group(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(writer) = self.writer.as_mut() {
             writer.flush().map_err(parquet_error)?;
             drain(writer, out)?;
@@ -67,40 +131,224 @@ impl ParquetEncoder {
         Ok(())
     }
 
-    /// Ends the file (footer); an export with no row still gives a valid file with the header's schema.
-    pub(crate) fn finish(mut self, out: &mut Vec<u8>) -> Result<ParquetStats, Error> {
-        let schema = self.decoder.schema();
-        let stats = self.decoder.finish(&mut self.batches)?;
-        let mut writer = match self.writer.take() {
+    /// Ends the file (footer); with no row written, a file of `schema`, or
+    /// of no column at all without one.
+    fn finish(self, schema: Option<SchemaRef>, out: &mut Vec<u8>) -> Result<(), Error> {
+        let mut writer = match self.writer {
             Some(writer) => writer,
-            // No row: the header's schema, or no column at all without a header.
             None => new_writer(
                 schema.unwrap_or_else(|| std::sync::Arc::new(arrow_schema::Schema::empty())),
             )?,
         };
-        for batch in self.batches.drain(..) {
-            writer.write(&batch).map_err(parquet_error)?;
-        }
         writer.finish().map_err(parquet_error)?;
         out.append(writer.inner_mut());
-        Ok(stats)
+        Ok(())
+    }
+}
+
+/// What the export's task sends the decoder thread.
+enum ToDecoder {
+    Csv(Vec<u8>),
+    EndRowGroup,
+    Finish,
+}
+
+/// What the decoder thread sends the writer thread.
+enum ToWriter {
+    Batch(RecordBatch),
+    EndRowGroup,
+    Finish(Option<SchemaRef>, DecodeStats),
+}
+
+/// What the threads send back to the export's task.
+enum Encoded {
+    /// Bytes of the file, in order.
+    Bytes(Vec<u8>),
+    /// The footer was written: the file is complete.
+    Done(ParquetStats),
+    Failed(Error),
+}
+
+/// A Parquet encoder on two worker threads, one decoding the joined CSV
+/// into batches, one encoding them into row groups. The export's task sends
+/// it CSV (waiting only when the decoder is [`CSV_CHUNKS_AHEAD`] chunks
+/// behind) and writes the bytes it sends back, in order. The threads end
+/// when the file is finished, at the first error, or when the worker is
+/// dropped (an export given up).
+pub(crate) struct ParquetWorker {
+    input: mpsc::Sender<ToDecoder>,
+    output: mpsc::UnboundedReceiver<Encoded>,
+}
+
+impl ParquetWorker {
+    /// Starts the threads; `types` as for [`BatchDecoder::new`].
+    pub(crate) fn start(types: HashMap<String, String>) -> Result<ParquetWorker, Error> {
+        let (input, csv) = mpsc::channel(CSV_CHUNKS_AHEAD);
+        let (encoded, output) = mpsc::unbounded_channel();
+        let (to_writer, batches) = std_mpsc::sync_channel(BATCHES_AHEAD);
+        let failed = encoded.clone();
+        spawn("datagouv-parquet-decode", move || {
+            if let Err(error) = decode(types, csv, &to_writer) {
+                let _ = failed.send(Encoded::Failed(error));
+            }
+        })?;
+        spawn("datagouv-parquet-encode", move || {
+            if let Err(error) = encode(&batches, &encoded) {
+                let _ = encoded.send(Encoded::Failed(error));
+            }
+        })?;
+        Ok(ParquetWorker { input, output })
     }
 
-    /// Hands the decoded batches to the writer and moves out the bytes it finished.
-    fn write_batches(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
-        if self.batches.is_empty() {
+    /// Sends bytes of the joined CSV (split anywhere); appends to `out` the
+    /// Parquet bytes ready so far.
+    pub(crate) async fn feed_csv(&mut self, csv: Vec<u8>, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.send(ToDecoder::Csv(csv), out).await?;
+        self.ready(out).map(drop)
+    }
+
+    /// Ends the current row group (every window); its bytes come later.
+    pub(crate) async fn end_row_group(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.send(ToDecoder::EndRowGroup, out).await?;
+        self.ready(out).map(drop)
+    }
+
+    /// Ends the file: waits for the threads and appends the rest of it,
+    /// footer included, to `out`.
+    pub(crate) async fn finish(mut self, out: &mut Vec<u8>) -> Result<ParquetStats, Error> {
+        self.send(ToDecoder::Finish, out).await?;
+        loop {
+            if let Some(stats) = self.ready(out)? {
+                return Ok(stats);
+            }
+            match self.output.recv().await {
+                Some(Encoded::Bytes(bytes)) => out.extend_from_slice(&bytes),
+                Some(Encoded::Done(stats)) => return Ok(stats),
+                Some(Encoded::Failed(error)) => return Err(error),
+                None => return Err(stopped()),
+            }
+        }
+    }
+
+    async fn send(&mut self, message: ToDecoder, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.input.send(message).await.is_ok() {
             return Ok(());
         }
-        let writer = match &mut self.writer {
-            Some(writer) => writer,
-            None => self.writer.insert(new_writer(self.batches[0].schema())?),
-        };
-        for batch in self.batches.drain(..) {
-            writer.write(&batch).map_err(parquet_error)?;
+        // The decoder stopped: its error (or the writer's) is in the output.
+        while let Some(encoded) = self.output.recv().await {
+            match encoded {
+                Encoded::Bytes(bytes) => out.extend_from_slice(&bytes),
+                Encoded::Failed(error) => return Err(error),
+                Encoded::Done(_) => {}
+            }
         }
-        // The writer may have closed a row group of its own (over a million rows).
-        drain(writer, out)
+        Err(stopped())
     }
+
+    /// Appends the bytes the threads finished; the stats once the file is
+    /// complete.
+    fn ready(&mut self, out: &mut Vec<u8>) -> Result<Option<ParquetStats>, Error> {
+        while let Ok(encoded) = self.output.try_recv() {
+            match encoded {
+                Encoded::Bytes(bytes) => out.extend_from_slice(&bytes),
+                Encoded::Done(stats) => return Ok(Some(stats)),
+                Encoded::Failed(error) => return Err(error),
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), Error> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(drop)
+        .map_err(|error| {
+            Error::InvalidInput(format!(
+                "cannot start a thread of the Parquet encoder ({error}): the system is out of threads or memory"
+            ))
+        })
+}
+
+fn stopped() -> Error {
+    Error::InvalidInput("the Parquet encoder stopped before the end of the file".into())
+}
+
+/// The decoder thread: CSV in, batches out, until `Finish` (or the export
+/// is given up: the channel closes, the thread ends).
+fn decode(
+    types: HashMap<String, String>,
+    mut csv: mpsc::Receiver<ToDecoder>,
+    to_writer: &std_mpsc::SyncSender<ToWriter>,
+) -> Result<(), Error> {
+    let mut decoder = BatchDecoder::new(types);
+    let mut decoded = Vec::new();
+    let send = |decoded: &mut Vec<RecordBatch>| {
+        decoded
+            .drain(..)
+            .try_for_each(|batch| to_writer.send(ToWriter::Batch(batch)))
+            .is_ok()
+    };
+    loop {
+        let Some(message) = csv.blocking_recv() else {
+            return Ok(());
+        };
+        match message {
+            ToDecoder::Csv(bytes) => decoder.feed_csv(&bytes, &mut decoded)?,
+            ToDecoder::EndRowGroup => {
+                decoder.end_window(&mut decoded)?;
+                if !send(&mut decoded) || to_writer.send(ToWriter::EndRowGroup).is_err() {
+                    return Ok(());
+                }
+            }
+            ToDecoder::Finish => {
+                let schema = decoder.schema();
+                let stats = decoder.finish(&mut decoded)?;
+                if send(&mut decoded) {
+                    let _ = to_writer.send(ToWriter::Finish(schema, stats));
+                }
+                return Ok(());
+            }
+        }
+        if !send(&mut decoded) {
+            return Ok(());
+        }
+    }
+}
+
+/// The writer thread: batches in, bytes of the file out, in order.
+fn encode(
+    batches: &std_mpsc::Receiver<ToWriter>,
+    encoded: &mpsc::UnboundedSender<Encoded>,
+) -> Result<(), Error> {
+    let mut file = ParquetFile::default();
+    let mut out = Vec::new();
+    let send = |out: &mut Vec<u8>| {
+        if out.is_empty() {
+            return true;
+        }
+        encoded.send(Encoded::Bytes(std::mem::take(out))).is_ok()
+    };
+    // A closed channel without `Finish`: the decoder failed (its error is
+    // sent) or the export was given up.
+    while let Ok(message) = batches.recv() {
+        match message {
+            ToWriter::Batch(batch) => file.write([batch], &mut out)?,
+            ToWriter::EndRowGroup => file.end_row_group(&mut out)?,
+            ToWriter::Finish(schema, stats) => {
+                file.finish(schema, &mut out)?;
+                if send(&mut out) {
+                    let _ = encoded.send(Encoded::Done(stats));
+                }
+                return Ok(());
+            }
+        }
+        if !send(&mut out) {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// The writer of a file of `schema`. Snappy: fast, and read everywhere.
@@ -588,6 +836,77 @@ mod tests {
         let mut encoder = ParquetEncoder::new(HashMap::new());
         encoder.feed_csv(b"a\n\"open", &mut out).unwrap();
         let error = encoder.end_row_group(&mut out).unwrap_err();
+        assert!(
+            error.to_string().contains("ends inside a quoted field"),
+            "{error}"
+        );
+    }
+
+    /// Runs the worker over `windows` as an export does, `out` written as
+    /// it comes.
+    async fn encode_on_threads(
+        types: HashMap<String, String>,
+        windows: &[&[&[u8]]],
+    ) -> Result<(Vec<u8>, ParquetStats), Error> {
+        let mut worker = ParquetWorker::start(types)?;
+        let mut out = Vec::new();
+        for window in windows {
+            for chunk in *window {
+                worker.feed_csv(chunk.to_vec(), &mut out).await?;
+            }
+            worker.end_row_group(&mut out).await?;
+        }
+        let stats = worker.finish(&mut out).await?;
+        Ok((out, stats))
+    }
+
+    #[tokio::test]
+    async fn the_worker_threads_write_the_same_file_as_one_thread() {
+        let csv = SERVER_CSV.as_bytes();
+        let at = csv.len() / 2;
+        let (head, tail) = csv.split_at(at);
+        let mut big = String::from("__id,s\n");
+        for id in 1..=(2 * BATCH_ROWS + 7) {
+            big.push_str(&format!("{id},\"v {id}\"\n"));
+        }
+        let halves = [head, tail];
+        let whole = [big.as_bytes()];
+        type Windows<'a> = Vec<&'a [&'a [u8]]>;
+        let cases: [(HashMap<String, String>, Windows); 4] = [
+            (
+                profile_types(),
+                vec![&halves, &[], &[b"13,x,y,1,2.5,3,t,2024-01-01,,,1,\n"]],
+            ),
+            (HashMap::new(), vec![&whole, &[b"99999,last\n"]]),
+            (types(&[("d", "date")]), vec![&[b"__id,d\n"]]),
+            (HashMap::new(), vec![]),
+        ];
+        for (types, windows) in cases {
+            let expected = encode(types.clone(), &windows);
+            let got = encode_on_threads(types, &windows).await.unwrap();
+            assert!(
+                got == expected,
+                "{} bytes against {}",
+                got.0.len(),
+                expected.0.len()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_worker_threads_report_malformed_csv() {
+        let error = encode_on_threads(HashMap::new(), &[&[b"a,b\n1,2\n3\n"]])
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("row 2 does not have the header's 2 fields (it has 1)"),
+            "{error}"
+        );
+        let error = encode_on_threads(HashMap::new(), &[&[b"a\n\"open"]])
+            .await
+            .unwrap_err();
         assert!(
             error.to_string().contains("ends inside a quoted field"),
             "{error}"

@@ -10,7 +10,10 @@
 //!   of the last row of window k − 1 and up to the key of its own last row,
 //!   both written as or/and groups. Each key is read from the paged JSON
 //!   endpoint (the 50,000th row after the previous key), so the comparison
-//!   is the server's (its collation, where it puts NULLs), never ours.
+//!   is the server's (its collation, where it puts NULLs), never ours. An
+//!   export reads the first key before its first window and each next one
+//!   while the previous window downloads ([`KeysetCursor`]);
+//!   [`Query::export_plan`] reads them all.
 
 use reqwest::Url;
 use serde_json::Value;
@@ -34,6 +37,17 @@ pub struct ExportPlan {
     /// The Tabular profile read while planning (the CSV export's column
     /// types come from it; none when it could not be read).
     pub(crate) profile: Option<Profile>,
+    /// Keyset windows still to plan after `windows` (an export plans them
+    /// as it runs); none when every window is known.
+    pub(crate) rest: Option<KeysetCursor>,
+}
+
+/// Where the planning of keyset windows stands: the key of the last row of
+/// the last window planned (none before the first) and the rows after it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct KeysetCursor {
+    after: Option<Vec<Option<String>>>,
+    remaining: u64,
 }
 
 /// How an export's windows are cut (more ways may come: match with a `_`
@@ -61,6 +75,16 @@ impl ExportPlan {
         self.windows.len()
     }
 
+    /// The windows of the export: those planned, and those still to plan
+    /// (a keyset window holds the cap but where no key can be told).
+    pub(crate) fn expected_windows(&self) -> usize {
+        self.windows.len()
+            + self
+                .rest
+                .as_ref()
+                .map_or(0, |rest| rest.remaining.div_ceil(EXPORT_CAP) as usize)
+    }
+
     /// Matching rows when the plan was made (none for aggregations).
     pub fn total(&self) -> Option<u64> {
         self.total
@@ -77,6 +101,16 @@ impl Query {
     /// the windows (a few requests of rows: two for `__id` ranges, one per
     /// window for keyset windows). Nothing is written.
     pub async fn export_plan(&self, format: ExportFormat) -> Result<ExportPlan, Error> {
+        let mut plan = self.plan_export(format).await?;
+        while plan.rest.is_some() {
+            self.plan_next_window(&mut plan).await?;
+        }
+        Ok(plan)
+    }
+
+    /// Plans an export up to its first window: keyset windows after the
+    /// first are left to [`Query::plan_next_window`].
+    pub(crate) async fn plan_export(&self, format: ExportFormat) -> Result<ExportPlan, Error> {
         if format == ExportFormat::Json && matches!(self.target, Target::Metrics(_)) {
             return Err(Error::InvalidInput(
                 "the Metrics API exports CSV only: use the CSV format".into(),
@@ -108,6 +142,7 @@ impl Query {
                 total,
                 method: WindowMethod::Single,
                 profile: profile.clone(),
+                rest: None,
             })
         };
         if !self.aggregates.is_empty() {
@@ -128,15 +163,22 @@ impl Query {
                 total: Some(total),
                 method: WindowMethod::IdRanges,
                 profile,
+                rest: None,
             });
         }
-        Ok(ExportPlan {
+        let mut plan = ExportPlan {
             format,
-            windows: self.keyset_windows(endpoint, total).await?,
+            windows: Vec::new(),
             total: Some(total),
             method: WindowMethod::Keyset,
             profile,
-        })
+            rest: Some(KeysetCursor {
+                after: None,
+                remaining: total,
+            }),
+        };
+        self.plan_next_window(&mut plan).await?;
+        Ok(plan)
     }
 
     /// `__id` ranges of at most the cap, or `None` when the matching ids
@@ -186,66 +228,64 @@ impl Query {
         Ok(Some(windows))
     }
 
-    /// Keyset windows in the order of the query's sort plus `__id`.
-    /// `total` rows match: each window's size is known from where its last
-    /// row stands in the page read, so the last window needs no read.
-    async fn keyset_windows(&self, endpoint: &str, total: u64) -> Result<Vec<Url>, Error> {
+    /// Plans the next keyset window of `plan` (nothing when every window is
+    /// known), in the order of the query's sort plus `__id`. The rows left
+    /// are known from where the last row of each window stands in the page
+    /// read, so the last window needs no read.
+    pub(crate) async fn plan_next_window(&self, plan: &mut ExportPlan) -> Result<(), Error> {
+        let Some(cursor) = &plan.rest else {
+            return Ok(());
+        };
+        let endpoint = plan.format.endpoint();
         let keys = key_columns(&self.sorts);
-        let mut ordered = self.clone();
-        ordered.sorts = keys.clone();
-        // The boundary reads: the sort columns only, 50 rows a page, the
+        let mut window = self.clone();
+        window.sorts = keys.clone();
+        if let Some(key) = &cursor.after {
+            window.groups.push(after_key(&keys, key));
+        }
+        if cursor.remaining <= EXPORT_CAP {
+            plan.windows
+                .push(self.url(endpoint, &window.query_string(None)?)?);
+            plan.rest = None;
+            return Ok(());
+        }
+        // The boundary read: the sort columns only, 50 rows a page, the
         // page whose last row is the cap-th after the previous boundary.
-        let mut probe = ordered.clone().page_size(50);
+        let mut probe = window.clone().page_size(50);
         if matches!(self.target, Target::Tabular(_)) {
             probe.columns = keys.iter().map(|(c, _)| c.clone()).collect();
         }
         let boundary_page = EXPORT_CAP / 50;
-
-        let mut windows = Vec::new();
-        let mut previous: Option<Vec<Option<String>>> = None;
-        let mut remaining = total;
-        loop {
-            let mut window = ordered.clone();
-            if let Some(key) = &previous {
-                window.groups.push(after_key(&keys, key));
-            }
-            if remaining <= EXPORT_CAP {
-                windows.push(self.url(endpoint, &window.query_string(None)?)?);
-                return Ok(windows);
-            }
-            let mut after = probe.clone();
-            after.groups = window.groups.clone();
-            let page: RowsPage<serde_json::Map<String, Value>> = after.page(boundary_page).await?;
-            // The last row of the page whose key the server can be told.
-            let mut chosen = None;
-            let mut refusal = None;
-            for (position, row) in page.rows.iter().enumerate().rev() {
-                let key: Vec<Option<String>> =
-                    keys.iter().map(|(c, _)| key_value(row.get(c))).collect();
-                let mut candidate = window.clone();
-                candidate.groups.push(up_to_key(&keys, &key));
-                match candidate.query_string(None) {
-                    Ok(text) => {
-                        chosen = Some((key, text));
-                        remaining = remaining
-                            .saturating_sub((boundary_page - 1) * 50 + position as u64 + 1);
-                        break;
-                    }
-                    Err(error) => refusal = refusal.or(Some(error)),
+        let page: RowsPage<serde_json::Map<String, Value>> = probe.page(boundary_page).await?;
+        // The last row of the page whose key the server can be told.
+        let mut refusal = None;
+        for (position, row) in page.rows.iter().enumerate().rev() {
+            let key: Vec<Option<String>> =
+                keys.iter().map(|(c, _)| key_value(row.get(c))).collect();
+            let mut candidate = window.clone();
+            candidate.groups.push(up_to_key(&keys, &key));
+            match candidate.query_string(None) {
+                Ok(text) => {
+                    let remaining = cursor
+                        .remaining
+                        .saturating_sub((boundary_page - 1) * 50 + position as u64 + 1);
+                    plan.windows.push(self.url(endpoint, &text)?);
+                    plan.rest = Some(KeysetCursor {
+                        after: Some(key),
+                        remaining,
+                    });
+                    return Ok(());
                 }
+                Err(error) => refusal = refusal.or(Some(error)),
             }
-            let Some((key, text)) = chosen else {
-                let reason = refusal.map(|e| e.to_string()).unwrap_or_default();
-                return Err(Error::InvalidInput(format!(
-                    "the sorted export holds more than {EXPORT_CAP} rows, so it is cut into windows at sort keys, and none of \
-                     the 50 rows around window {}'s edge has a key the server can be told ({reason}); sort by another column \
-                     or narrow the filters",
-                    windows.len() + 1
-                )));
-            };
-            windows.push(self.url(endpoint, &text)?);
-            previous = Some(key);
         }
+        let reason = refusal.map(|e| e.to_string()).unwrap_or_default();
+        Err(Error::InvalidInput(format!(
+            "the sorted export holds more than {EXPORT_CAP} rows, so it is cut into windows at sort keys, and none of \
+             the 50 rows around window {}'s edge has a key the server can be told ({reason}); sort by another column \
+             or narrow the filters",
+            plan.windows.len() + 1
+        )))
     }
 }
 
