@@ -53,7 +53,11 @@ fn cell(column: &ArrayRef, formatter: Option<&ArrayFormatter>, row: usize) -> Va
         DataType::UInt64 => int!(UInt64Type),
         DataType::Float32 => number(f64::from(column.as_primitive::<Float32Type>().value(row))),
         DataType::Float64 => number(column.as_primitive::<Float64Type>().value(row)),
-        _ => Value::String(formatter.map(|f| f.value(row).to_string()).unwrap_or_default()),
+        _ => Value::String(
+            formatter
+                .map(|f| f.value(row).to_string())
+                .unwrap_or_default(),
+        ),
     }
 }
 
@@ -90,8 +94,18 @@ mod tests {
         assert_eq!(
             json_rows(&batch),
             vec![
-                vec![Value::from(1), Value::from(1.5), Value::Bool(true), Value::from("é")],
-                vec![Value::Null, Value::from("NaN"), Value::Null, Value::from("")],
+                vec![
+                    Value::from(1),
+                    Value::from(1.5),
+                    Value::Bool(true),
+                    Value::from("é")
+                ],
+                vec![
+                    Value::Null,
+                    Value::from("NaN"),
+                    Value::Null,
+                    Value::from("")
+                ],
             ]
         );
     }

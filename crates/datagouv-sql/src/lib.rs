@@ -372,7 +372,10 @@ enum CatalogError {
 
 /// The catalog's record of a resource, or none when the catalog does not
 /// know it.
-async fn catalog_file(client: &Client, id: &str) -> std::result::Result<Option<ResourceFile>, CatalogError> {
+async fn catalog_file(
+    client: &Client,
+    id: &str,
+) -> std::result::Result<Option<ResourceFile>, CatalogError> {
     let path = format!(
         "/datasets/resources/{}/",
         datagouv::path_segment(id).map_err(|e| CatalogError::Unreachable(external(e)))?

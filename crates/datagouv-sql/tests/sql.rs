@@ -570,7 +570,12 @@ async fn order_by_is_sorted_by_the_server_where_it_pays() {
 }
 
 /// A remote resource of a new udata dataset (admin key), with these extras.
-async fn remote_resource(stack: &Stack, dataset: &str, url: &str, extras: serde_json::Value) -> String {
+async fn remote_resource(
+    stack: &Stack,
+    dataset: &str,
+    url: &str,
+    extras: serde_json::Value,
+) -> String {
     let admin = Client::builder()
         .main_url(stack.get("UDATA_BASE_URL"))
         .api_key(stack.get("ADMIN_KEY"))
@@ -580,13 +585,20 @@ async fn remote_resource(stack: &Stack, dataset: &str, url: &str, extras: serde_
         "title": "table", "url": url, "filetype": "remote", "format": "csv", "type": "main", "extras": extras,
     });
     let created: serde_json::Value = admin
-        .raw(reqwest::Method::POST, &format!("/datasets/{dataset}/resources/"), Some(body))
+        .raw(
+            reqwest::Method::POST,
+            &format!("/datasets/{dataset}/resources/"),
+            Some(body),
+        )
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    created["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned()
+    created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -600,11 +612,19 @@ async fn every_source_of_a_resource_answers_as_the_tabular_path() {
     let query = client.tabular_resource(tabular_rid).unwrap();
     let (mut parquet, mut csv) = (Vec::new(), Vec::new());
     query
-        .export(datagouv::ExportFormat::Parquet, &mut parquet, datagouv::ExportOptions::default())
+        .export(
+            datagouv::ExportFormat::Parquet,
+            &mut parquet,
+            datagouv::ExportOptions::default(),
+        )
         .await
         .unwrap();
     query
-        .export(datagouv::ExportFormat::Csv, &mut csv, datagouv::ExportOptions::default())
+        .export(
+            datagouv::ExportFormat::Csv,
+            &mut csv,
+            datagouv::ExportOptions::default(),
+        )
         .await
         .unwrap();
     let host = common::Host::start().await;
@@ -652,7 +672,9 @@ async fn every_source_of_a_resource_answers_as_the_tabular_path() {
     assert_eq!(from_parquet, tabular, "the Parquet conversion");
     let ranges = host.ranges()[requests..].to_vec();
     assert!(
-        ranges.iter().any(|r| r.as_deref().is_some_and(|r| r.starts_with("bytes="))),
+        ranges
+            .iter()
+            .any(|r| r.as_deref().is_some_and(|r| r.starts_with("bytes="))),
         "{ranges:?}"
     );
     let plan = engine.explain(&sql(&converted)).await.unwrap();
@@ -661,5 +683,26 @@ async fn every_source_of_a_resource_answers_as_the_tabular_path() {
     let from_file = engine_rows(&engine, &sql(&plain)).await;
     assert_eq!(from_file, tabular, "the downloaded file");
     let plan = engine.explain(&sql(&plain)).await.unwrap();
-    assert!(!plan.contains("DatagouvScan") && plan.contains("table.parquet"), "{plan}");
+    assert!(
+        !plan.contains("DatagouvScan") && plan.contains("table.parquet"),
+        "{plan}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_that_cannot_be_asked_leaves_the_tabular_api() {
+    let Some(stack) = Stack::from_env() else {
+        return;
+    };
+    // Nothing listens on port 1: every catalog look-up fails to connect.
+    let client = Client::builder()
+        .main_url("http://127.0.0.1:1")
+        .tabular_url(stack.get("TABULAR_URL"))
+        .metrics_url(stack.get("METRICS_URL"))
+        .retry_policy(datagouv::RetryPolicy::never())
+        .build()
+        .unwrap();
+    let engine = SqlEngine::new(client);
+    let rows = engine_rows(&engine, "SELECT COUNT(*) FROM {not_aggregated}").await;
+    assert_eq!(rows, vec![vec!["100".to_owned()]]);
 }

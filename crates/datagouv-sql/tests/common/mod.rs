@@ -20,19 +20,19 @@ use axum::{
 /// What the host served: requests (method, path, range) and body bytes.
 #[derive(Default)]
 pub struct Served {
-    requests: Vec<(String, String, Option<String>)>,
+    pub requests: Vec<(String, String, Option<String>)>,
     bytes: u64,
 }
 
 #[derive(Clone, Default)]
-struct Hosted {
+pub struct Hosted {
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
-    served: Arc<Mutex<Served>>,
+    pub served: Arc<Mutex<Served>>,
 }
 
 pub struct Host {
     pub url: String,
-    hosted: Hosted,
+    pub hosted: Hosted,
 }
 
 impl Host {
@@ -126,4 +126,3 @@ async fn serve(
     served.bytes += bytes.len() as u64;
     response.body(Body::from(bytes)).unwrap()
 }
-
