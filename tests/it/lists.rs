@@ -15,20 +15,30 @@ use std::collections::BTreeSet;
 async fn walk<L: ListExt + Clone>(api: &str, list: L, walked: &mut BTreeSet<String>) -> u64 {
     let name = format!("{api}::{}", L::OPERATION_ID);
     for attempt in 1..=5 {
-        let (total, counted, pages, items) = walk_once(&name, list.clone()).await;
+        let (total, counted, pages, items, holes) = walk_once(&name, list.clone()).await;
         let after = walk_total(&name, list.clone()).await;
         if after != total && attempt < 5 {
             continue;
         }
-        assert_eq!(counted, total, "{name}: the pages hold `total` items");
+        // udata counts in `total` items it then leaves out of their page
+        // (activities of deleted objects): pages short before the last one.
+        // Every page is still walked, and the items are the pages' items.
+        if holes == 0 {
+            assert_eq!(counted, total, "{name}: the pages hold `total` items");
+        } else {
+            assert!(
+                counted < total,
+                "{name}: {holes} short pages, yet {counted} of {total} items"
+            );
+        }
         assert_eq!(
             pages,
             total.div_ceil(2).max(1),
             "{name}: one page of 2 per 2 items"
         );
         assert_eq!(
-            items, total,
-            "{name}: the items stream yields `total` items"
+            items, counted,
+            "{name}: the items stream yields the pages' items"
         );
         assert!(walked.insert(name.clone()), "{name} walked twice");
         return total;
@@ -37,8 +47,9 @@ async fn walk<L: ListExt + Clone>(api: &str, list: L, walked: &mut BTreeSet<Stri
 }
 
 /// One walk: the first page's total, the items the pages held, the pages,
-/// the items of the prefetching stream.
-async fn walk_once<L: ListExt + Clone>(name: &str, list: L) -> (u64, u64, u64, u64) {
+/// the items of the prefetching stream, the pages short of 2 items before
+/// the last one.
+async fn walk_once<L: ListExt + Clone>(name: &str, list: L) -> (u64, u64, u64, u64, u64) {
     let pages: Vec<L::Page> = list
         .clone()
         .pages()
@@ -56,11 +67,18 @@ async fn walk_once<L: ListExt + Clone>(name: &str, list: L) -> (u64, u64, u64, u
         .try_collect()
         .await
         .unwrap_or_else(|error| panic!("{name} (items): {error}"));
+    let holes = pages
+        .iter()
+        .rev()
+        .skip(1)
+        .filter(|page| page.len() < 2)
+        .count();
     (
         total,
         counted as u64,
         pages.len() as u64,
         items.len() as u64,
+        holes as u64,
     )
 }
 

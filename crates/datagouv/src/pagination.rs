@@ -114,8 +114,15 @@ impl<P: Page + Send + 'static> Paginator<P> {
         // Nothing is requested until the stream is first polled.
         let head = async move {
             let first = off_task(fetch(1), None).await;
+            // An empty page is not the end while `next_page` and `total`
+            // say there is more (udata's activity list holds pages emptied
+            // of activities whose objects were deleted); without a total
+            // to bound the walk, an empty page ends it, so it cannot loop.
             let rest: Pin<Box<dyn Stream<Item = Result<P, Error>> + Send>> = match &first {
-                Ok(page) if !page.is_empty() && page.has_next() => {
+                Ok(page)
+                    if page.has_next()
+                        && (!page.is_empty() || last_page(page, max_items).is_some()) =>
+                {
                     let last = last_page(page, max_items);
                     match last {
                         Some(last) if prefetch > 0 => {
@@ -127,7 +134,8 @@ impl<P: Page + Send + 'static> Paginator<P> {
                             let held = prefetch.saturating_mul(2);
                             Box::pin(calls.buffered(held).take_while(|page| {
                                 futures::future::ready(
-                                    page.as_ref().map_or(true, |p| !p.is_empty()),
+                                    page.as_ref()
+                                        .map_or(true, |p| !p.is_empty() || p.has_next()),
                                 )
                             }))
                         }
@@ -343,7 +351,7 @@ fn sequential<P: Page + Send + 'static>(
             let (number, call) = call?;
             let page = call.await;
             let more = match &page {
-                Ok(page) => !page.is_empty() && page.has_next(),
+                Ok(page) => page.has_next() && (!page.is_empty() || last.is_some()),
                 Err(_) => false,
             };
             Some((page, more.then_some(number + 1)))
@@ -410,6 +418,48 @@ mod tests {
             made <= 3 + 4 + 1,
             "{made} page requests were made for 3 items of a list announcing 100,000 pages"
         );
+    }
+
+    /// Page `page` of a list of 6 announced items, 2 a page, whose page 2
+    /// came back empty (its items filtered out by the server) but says
+    /// there is more.
+    fn with_a_hole(page: u64) -> datagouv_main::v1::types::DatasetPage {
+        let mut value = serde_json::to_value(one_of(6, page)).unwrap();
+        value["page_size"] = serde_json::json!(2);
+        value["next_page"] = if page < 3 {
+            serde_json::json!("next")
+        } else {
+            serde_json::Value::Null
+        };
+        if page == 2 {
+            value["data"] = serde_json::json!([]);
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_empty_page_with_more_after_it_does_not_end_the_list() {
+        for prefetch in [0, 2] {
+            let paginator = Paginator::new(|page| async move {
+                Ok(progenitor_client::ResponseValue::new(
+                    with_a_hole(page),
+                    reqwest::StatusCode::OK,
+                    Default::default(),
+                ))
+            });
+            let items: Vec<_> = paginator
+                .prefetch(prefetch)
+                .items()
+                .try_collect()
+                .await
+                .unwrap();
+            let ids: Vec<&str> = items.iter().map(|d| d.id.as_str()).collect();
+            assert_eq!(
+                ids,
+                ["d1", "d3"],
+                "prefetch {prefetch}: page 3 is read after the empty page 2"
+            );
+        }
     }
 
     #[test]
