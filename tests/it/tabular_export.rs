@@ -34,19 +34,10 @@ fn client(url: &str) -> Client {
         .unwrap()
 }
 
-fn psql() -> &'static str {
-    let bundled = "/usr/lib/postgresql/15/bin/psql";
-    if Path::new(bundled).exists() {
-        bundled
-    } else {
-        "psql"
-    }
-}
-
 /// The ids of a table in PostgreSQL's order for `order_by`.
 fn psql_ids(stack: &Stack, table: &str, order_by: &str) -> Vec<u64> {
     let sql = format!("SELECT __id FROM public.\"{table}\" ORDER BY {order_by}");
-    let output = std::process::Command::new(psql())
+    let output = std::process::Command::new(datagouv_tests::psql())
         .args(["-X", "-q", "-At", stack.get("PG_URI"), "-c", &sql])
         .output()
         .expect("psql runs");
@@ -63,7 +54,7 @@ fn psql_ids(stack: &Stack, table: &str, order_by: &str) -> Vec<u64> {
 }
 
 fn psql_run(stack: &Stack, sql: &str) {
-    let status = std::process::Command::new(psql())
+    let status = std::process::Command::new(datagouv_tests::psql())
         .args(["-X", "-q", stack.get("PG_URI"), "-c", sql])
         .status()
         .unwrap();

@@ -100,3 +100,14 @@ pub fn coverage_table(
     }
     out
 }
+
+/// The `psql` of the stack's PostgreSQL 15 (Debian's path), else the one on
+/// `PATH`: the independent reader tests compare answers with.
+pub fn psql() -> &'static str {
+    let bundled = "/usr/lib/postgresql/15/bin/psql";
+    if std::path::Path::new(bundled).exists() {
+        bundled
+    } else {
+        "psql"
+    }
+}

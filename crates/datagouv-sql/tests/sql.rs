@@ -119,19 +119,10 @@ async fn engine_rows(engine: &SqlEngine, sql: &str) -> Vec<Vec<String>> {
     rows
 }
 
-fn psql() -> &'static str {
-    let bundled = "/usr/lib/postgresql/15/bin/psql";
-    if Path::new(bundled).exists() {
-        bundled
-    } else {
-        "psql"
-    }
-}
-
 /// PostgreSQL's rows for the same SQL on the server's tables.
 fn postgres_rows(stack: &Stack, sql: &str) -> Vec<Vec<String>> {
     let sql = with_tables(sql, true);
-    let output = std::process::Command::new(psql())
+    let output = std::process::Command::new(datagouv_tests::psql())
         .args(["-X", "-q", "-At", "-F", "\u{1f}", "-P", "null=∅"])
         .arg(stack.get("PG_URI"))
         .args(["-c", &sql])
