@@ -3,7 +3,7 @@
 //! bar.
 
 use datagouv::{
-    Aggregate, Client, Condition, ExportFormat, ExportOptions, Filter, Op, Order, Query,
+    Aggregate, Client, Condition, ExportFormat, ExportOptions, Filter, Op, Order, Query, SyntaxKind,
 };
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -38,149 +38,54 @@ fn rows_error(error: datagouv::Error) -> CliError {
     }
 }
 
-/// Reads `--filter col__op=value`: the text splits at its first `=`, the
-/// key at its last `__` (column names may hold `__`, values `=`).
-pub fn parse_filter(text: &str) -> Result<Filter, CliError> {
-    let bad = |why: String| CliError::usage(why).with_hint(FILTER_HINT);
-    let (key, value) = match text.split_once('=') {
-        Some((key, value)) => (key, Some(value)),
-        None => (text, None),
-    };
-    let Some((column, operator)) = key.rsplit_once("__") else {
-        return Err(bad(format!(
-            "`{text}` is not a filter: `{key}` names no operator"
-        )));
-    };
-    if column.is_empty() {
-        return Err(bad(format!("`{text}` is not a filter: it names no column")));
-    }
-    let op = Op::parse(operator).map_err(|e| bad(format!("in `{text}`: {e}")))?;
-    let takes_value = !matches!(op, Op::IsNull | Op::IsNotNull);
-    match (takes_value, value) {
-        (true, None) => Err(bad(format!(
-            "`{text}` is not a filter: `{column}__{operator}` needs `=value`"
-        ))),
-        (false, Some(value)) if !value.is_empty() => Err(bad(format!(
-            "`{column}__{operator}` takes no value (got `{value}`)"
-        ))),
-        (false, _) => Ok(Filter::new(column, op, "")),
-        (true, Some(value)) if matches!(op, Op::In | Op::NotIn) => {
-            Ok(Filter::list(column, op, value.split(',')))
+/// A filter, group or sort that could not be read, as a usage error whose
+/// hint names the flag it is written with.
+fn syntax_error(error: datagouv::SyntaxError) -> CliError {
+    let hint = match &error.kind {
+        SyntaxKind::Filter => FILTER_HINT.to_owned(),
+        SyntaxKind::Group => GROUP_HINT.to_owned(),
+        SyntaxKind::ListInGroup { column, op } => {
+            let op = op.name();
+            let each = if op == Op::In.name() {
+                format!("or({column}__exact=A, {column}__exact=B)")
+            } else {
+                format!("and({column}__differs=A, {column}__differs=B)")
+            };
+            format!(
+                "write one condition per value, {each}, or give the list to --filter {column}__{op}=A,B"
+            )
         }
-        (true, Some(value)) => Ok(Filter::new(column, op, value)),
-    }
+        SyntaxKind::Sort {
+            column: Some(column),
+        } => {
+            let text = error.message.split('`').nth(1).unwrap_or_default();
+            format!(
+                "write --sort {column}:asc or --sort {column}:desc (a column whose name holds `:` takes its order \
+                 too: --sort {text}:asc)"
+            )
+        }
+        _ => "write --sort column:asc or --sort column:desc".to_owned(),
+    };
+    CliError::usage(error.message).with_hint(hint)
+}
+
+/// Reads `--filter col__op=value` ([`datagouv::parse_filter`]).
+pub fn parse_filter(text: &str) -> Result<Filter, CliError> {
+    datagouv::parse_filter(text).map_err(syntax_error)
 }
 
 const GROUP_HINT: &str = "write groups as or(…) or and(…) around filters and groups separated by commas, e.g. \
      --where 'or(dep__exact=75, and(montant__greater=1000, statut__isnull))'; commas separate the items, so a value \
      inside a group cannot hold one (give it to --filter instead)";
 
-/// Reads `--where or(…)|and(…)|col__op=value` into a condition.
+/// Reads `--where or(…)|and(…)|col__op=value` ([`datagouv::parse_condition`]).
 pub fn parse_condition(text: &str) -> Result<Condition, CliError> {
-    let text = text.trim();
-    let group = [("or(", true), ("and(", false)]
-        .into_iter()
-        .find(|(open, _)| text.starts_with(open));
-    let bad = |why: String| CliError::usage(why).with_hint(GROUP_HINT);
-    let Some((open, is_or)) = group else {
-        let filter = parse_filter(text);
-        // `xor(…)`, `not(…)`, `OR(…)`: a word and a parenthesis that do not
-        // read as a filter on a column with balanced parentheses.
-        let unbalanced =
-            |f: &Filter| f.column().matches('(').count() != f.column().matches(')').count();
-        if let Some(at) = text.find('(')
-            && !text[..at].is_empty()
-            && text[..at].chars().all(|c| c.is_alphanumeric() || c == '_')
-            && filter.as_ref().map_or(true, unbalanced)
-        {
-            return Err(bad(format!(
-                "`{}(` is not a group: groups are `or(…)` and `and(…)`, in lower case",
-                &text[..at]
-            )));
-        }
-        return Ok(filter?.into());
-    };
-    let Some(inner) = text[open.len()..].strip_suffix(')') else {
-        return Err(bad(format!(
-            "`{text}` is not a group: it does not end with `)`"
-        )));
-    };
-    let mut items = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (at, c) in inner.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                items.push(&inner[start..at]);
-                start = at + 1;
-            }
-            _ => {}
-        }
-        if depth < 0 {
-            return Err(bad(format!(
-                "`{text}` closes a parenthesis it did not open"
-            )));
-        }
-    }
-    if depth != 0 {
-        return Err(bad(format!("`{text}` leaves a parenthesis open")));
-    }
-    items.push(&inner[start..]);
-    if items.iter().any(|item| item.trim().is_empty()) {
-        return Err(bad(format!("`{text}` has an empty item")));
-    }
-    let mut conditions = Vec::new();
-    for item in items {
-        let condition = parse_condition(item).map_err(|e| e.with_hint(GROUP_HINT))?;
-        if let Condition::Filter(filter) = &condition
-            && matches!(filter.op(), Op::In | Op::NotIn)
-        {
-            let (column, op) = (filter.column(), filter.op().name());
-            let each = if filter.op() == Op::In {
-                format!("or({column}__exact=A, {column}__exact=B)")
-            } else {
-                format!("and({column}__differs=A, {column}__differs=B)")
-            };
-            return Err(CliError::usage(format!(
-                "`{column}__{op}` cannot stand inside a group: the server takes no list there, and the group's commas \
-                 would split the list"
-            ))
-            .with_hint(format!(
-                "write one condition per value, {each}, or give the list to --filter {column}__{op}=A,B"
-            )));
-        }
-        conditions.push(condition);
-    }
-    Ok(if is_or {
-        Condition::Or(conditions)
-    } else {
-        Condition::And(conditions)
-    })
+    datagouv::parse_condition(text).map_err(syntax_error)
 }
 
-/// Reads `--sort col:asc|desc` (split at the last `:`; a bare column sorts ascending).
+/// Reads `--sort col:asc|desc` ([`datagouv::parse_sort`]).
 pub fn parse_sort(text: &str) -> Result<(String, Order), CliError> {
-    let (column, order) = match text.rsplit_once(':') {
-        Some((column, "asc")) => (column, Order::Asc),
-        Some((column, "desc")) => (column, Order::Desc),
-        Some((column, order)) if !column.is_empty() && !order.is_empty() => {
-            return Err(CliError::usage(format!(
-                "`{text}` is not a sort: the order `{order}` is neither asc nor desc"
-            ))
-            .with_hint(format!(
-                "write --sort {column}:asc or --sort {column}:desc (a column whose name holds `:` takes its order \
-                 too: --sort {text}:asc)"
-            )));
-        }
-        _ if !text.is_empty() && !text.ends_with(':') => (text, Order::Asc),
-        _ => ("", Order::Asc),
-    };
-    if column.is_empty() || text.ends_with(':') {
-        return Err(CliError::usage(format!("`{text}` is not a sort"))
-            .with_hint("write --sort column:asc or --sort column:desc"));
-    }
-    Ok((column.to_owned(), order))
+    datagouv::parse_sort(text).map_err(syntax_error)
 }
 
 /// Reads `--agg col:avg|sum|min|max|count` (split at the last `:`).

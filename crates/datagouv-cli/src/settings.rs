@@ -4,7 +4,7 @@
 
 use clap::{ArgMatches, parser::ValueSource};
 use datagouv::{
-    Client, Environment, METRICS_URL, TABULAR_URL,
+    Client, ConfigFile, Environment, METRICS_URL, TABULAR_URL,
     atomic_file::{AtomicOptions, write_atomically},
 };
 use serde::{Deserialize, Serialize};
@@ -18,35 +18,6 @@ use crate::{cli::GlobalOptions, error::CliError, output::Record};
 /// How the API key shows in `Debug` output: whether one is set, never it.
 pub fn redacted(key: &Option<String>) -> Option<&'static str> {
     key.as_ref().map(|_| "<redacted>")
-}
-
-/// What the config file may hold (TOML, every key optional). Its `Debug`
-/// output never shows the API key.
-#[derive(Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    env: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    main_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tabular_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metrics_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    api_key: Option<String>,
-}
-
-impl fmt::Debug for ConfigFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConfigFile")
-            .field("env", &self.env)
-            .field("main_url", &self.main_url)
-            .field("tabular_url", &self.tabular_url)
-            .field("metrics_url", &self.metrics_url)
-            .field("api_key", &redacted(&self.api_key))
-            .finish()
-    }
 }
 
 /// Where a setting comes from.
@@ -393,7 +364,7 @@ impl ConfigLocation {
                 found: false,
             },
             _ => ConfigLocation {
-                path: default_config_path(),
+                path: ConfigFile::default_path(),
                 source: Source::Default,
                 found: false,
             },
@@ -430,31 +401,19 @@ impl ConfigLocation {
                 )));
             }
         };
-        let file: ConfigFile = toml::from_str(&text).map_err(|e| {
-            CliError::usage(format!(
-                "the config file {} is not valid: {}",
-                path.display(),
-                e.message()
-            ))
-            .with_hint("its keys are env, main_url, tabular_url, metrics_url and api_key")
+        let file = ConfigFile::parse(&text, path).map_err(|e| {
+            let message = e.to_string();
+            let message = message
+                .strip_prefix("invalid configuration: ")
+                .unwrap_or(&message);
+            let message = message.split(" (its keys are").next().unwrap_or(message);
+            CliError::usage(message).with_hint(format!("its keys are {}", ConfigFile::KEYS))
         })?;
         if file.api_key.is_some() {
             warn_if_shared(path);
         }
         Ok((file, true))
     }
-}
-
-/// `$XDG_CONFIG_HOME/datagouv/config.toml`, else `~/.config/datagouv/config.toml`.
-fn default_config_path() -> Option<PathBuf> {
-    let absolute = |name: &str| {
-        std::env::var_os(name)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    let base =
-        absolute("XDG_CONFIG_HOME").or_else(|| absolute("HOME").map(|h| h.join(".config")))?;
-    Some(base.join("datagouv").join("config.toml"))
 }
 
 #[cfg(unix)]

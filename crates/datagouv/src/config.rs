@@ -389,7 +389,7 @@ impl Client {
     }
 
     /// The Main API v1 root (`…/api/1`), without a trailing slash.
-    pub(crate) fn main_v1_root(&self) -> &str {
+    pub fn main_v1_root(&self) -> &str {
         &self.urls.main_v1
     }
 
@@ -409,12 +409,12 @@ impl Client {
     }
 
     /// The Tabular API root, without a trailing slash.
-    pub(crate) fn tabular_root(&self) -> &str {
+    pub fn tabular_root(&self) -> &str {
         &self.urls.tabular
     }
 
     /// The Metrics API root, without a trailing slash.
-    pub(crate) fn metrics_root(&self) -> &str {
+    pub fn metrics_root(&self) -> &str {
         &self.urls.metrics
     }
 

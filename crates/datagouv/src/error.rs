@@ -232,6 +232,16 @@ impl Error {
         }
     }
 
+    /// What to do next about a server's refusal, when the status says
+    /// (` (check the id or slug)` for a 404), without the parentheses.
+    pub fn hint(&self) -> Option<&'static str> {
+        let Error::Api { status, .. } = self else {
+            return None;
+        };
+        let text = hint(*status);
+        (!text.is_empty()).then(|| text.trim_start_matches(" (").trim_end_matches(')'))
+    }
+
     /// The HTTP status, for errors that have one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {

@@ -8,6 +8,7 @@ struct RepositoryReadme;
 mod api_key;
 pub mod atomic_file;
 mod config;
+mod config_file;
 mod csv_rows;
 mod download;
 mod error;
@@ -18,6 +19,7 @@ mod model_fields;
 mod pagination;
 mod publish;
 mod query;
+mod query_text;
 mod rate_limit;
 mod retry;
 mod spawned;
@@ -28,6 +30,7 @@ mod upload;
 
 pub use api_key::ApiKey;
 pub use config::{Client, ClientBuilder, Environment, METRICS_URL, TABULAR_URL, USER_AGENT};
+pub use config_file::ConfigFile;
 pub use csv_rows::{CsvRow, csv_rows};
 pub use datagouv_runtime::JsonObject;
 pub use download::{
@@ -48,6 +51,7 @@ pub use publish::{Dataset, DatasetDraft, Resource, dataset_writable_fields};
 pub use query::{
     Aggregate, Column, Condition, Filter, MAX_PAGE_SIZE, Op, Order, Profile, Query, RowsPage,
 };
+pub use query_text::{SyntaxError, SyntaxKind, parse_condition, parse_filter, parse_sort};
 pub use rate_limit::{MAX_SERVER_WAIT, RateLimit};
 pub use retry::{Decision, Outcome, RetryPolicy, server_delay};
 pub use sync::{

@@ -86,6 +86,20 @@ impl<P: Page + Send + 'static> Paginator<P> {
         }
     }
 
+    /// A paginator over pages fetched and decoded by `fetch` (pages the
+    /// generated clients do not type, e.g. raw JSON pages).
+    pub fn from_pages<F, Fut>(mut fetch: F) -> Self
+    where
+        F: FnMut(u64) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<P, Error>> + Send + 'static,
+    {
+        Paginator {
+            fetch: Box::new(move |page| Box::pin(fetch(page))),
+            max_items: None,
+            prefetch: 0,
+        }
+    }
+
     /// Stop after this many items (and request no page beyond them).
     pub fn max_items(mut self, max: usize) -> Self {
         self.max_items = Some(max);

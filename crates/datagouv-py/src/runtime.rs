@@ -1,0 +1,94 @@
+//! The one Tokio runtime every call runs on, blocking calls that Ctrl-C
+//! interrupts, and the `async` twins' awaitables.
+
+use pyo3::prelude::*;
+use std::{future::Future, sync::OnceLock, time::Duration};
+use tokio::runtime::Runtime;
+
+use crate::errors::{Failure, fork_error};
+
+/// The runtime and the process it was started in.
+static RUNTIME: OnceLock<(Runtime, u32)> = OnceLock::new();
+
+/// How often a blocking call looks for Ctrl-C.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// How long an interrupted call's work may take to stop (files it was
+/// writing are left consistent, e.g. an export's partial file).
+const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// The runtime, started on first use. In a child forked after it started,
+/// its threads do not exist: an error, rather than a hang.
+pub(crate) fn runtime() -> PyResult<&'static Runtime> {
+    let (runtime, pid) = RUNTIME.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("datagouv_rs")
+            .build()
+            .expect("the Tokio runtime starts");
+        (runtime, std::process::id())
+    });
+    if *pid != std::process::id() {
+        return Err(fork_error());
+    }
+    // The `async` twins run on this same runtime.
+    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
+    Ok(runtime)
+}
+
+/// Runs `work` on the runtime with the GIL released, and returns its
+/// result. Ctrl-C (any pending Python signal) stops the work: it is
+/// cancelled, given [`STOP_GRACE`] to unwind, and the signal's exception
+/// (KeyboardInterrupt) is raised.
+pub(crate) fn wait<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, Failure>> + Send + 'static,
+{
+    let runtime = runtime()?;
+    let mut task = runtime.spawn(work);
+    loop {
+        let joined = py.detach(|| {
+            runtime.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut task).await })
+        });
+        match joined {
+            Ok(Ok(result)) => return result.map_err(|failure| failure.into_pyerr(py)),
+            Ok(Err(join_error)) => {
+                return Err(Failure::Panicked(join_error.to_string()).into_pyerr(py));
+            }
+            Err(_still_running) => {
+                if let Err(signal) = py.check_signals() {
+                    task.abort();
+                    py.detach(|| {
+                        runtime.block_on(async {
+                            let _ = tokio::time::timeout(STOP_GRACE, &mut task).await;
+                        })
+                    });
+                    return Err(signal);
+                }
+            }
+        }
+    }
+}
+
+/// An awaitable (asyncio) running `work` on the runtime; `convert` makes
+/// its result a Python object, with the GIL held.
+pub(crate) fn awaitable<'py, T, F, C>(
+    py: Python<'py>,
+    work: F,
+    convert: C,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, Failure>> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    runtime()?;
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let result = work.await;
+        Python::attach(|py| match result {
+            Ok(value) => convert(py, value),
+            Err(failure) => Err(failure.into_pyerr(py)),
+        })
+    })
+}
