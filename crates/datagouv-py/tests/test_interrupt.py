@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import http.server
-import json
-import os
 import signal
 import subprocess
 import sys
