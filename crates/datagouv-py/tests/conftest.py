@@ -11,6 +11,7 @@ PostgreSQL's answer read with psql.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -192,6 +193,15 @@ def user_dataset(stack: Stack) -> Iterator[str]:
     assert status == 201, f"{status} {body!r}"
     yield body["id"]
     stack.request("DELETE", f"/api/1/datasets/{body['id']}/", key=stack.get("USER_KEY"))
+
+
+def run_async(make: Any) -> Any:
+    """Awaits `make()` inside a running event loop (the awaitable is made there)."""
+
+    async def main() -> Any:
+        return await make()
+
+    return asyncio.run(main())
 
 
 def without_volatile(value: Any) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import Stack, without_volatile
+from conftest import run_async, Stack, without_volatile
 
 PAGE = 7
 
@@ -146,8 +146,21 @@ def test_an_object_by_id_is_udatas_json(
         expected = stack.json(family.get_path.format(id), key=key)
         assert without_volatile(item.to_dict()) == without_volatile(expected), f"{family.name} {id}"
         assert item["id"] == id and item.id == id
-        item_async = asyncio.run(getattr(client, f"{family.getter}_async")(id))
+        item_async = run_async(lambda: getattr(client, f"{family.getter}_async")(id))
         assert without_volatile(item_async.to_dict()) == without_volatile(expected), f"{family.name} {id} (async)"
+
+
+def test_an_async_call_is_an_awaitable_made_outside_any_event_loop(anon_client: Any, stack: Stack) -> None:
+    # The stub declares `async def dataset_async`: like any coroutine function, calling it needs no
+    # running loop, so `asyncio.run(client.dataset_async(id))` works.
+    id = stack.get("SPATIAL_DATASET_ID")
+    awaitable = anon_client.dataset_async(id)
+    assert asyncio.run(_await(awaitable)).id == id
+    assert asyncio.run(anon_client.dataset_async(id)).id == id
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def test_a_dataset_by_slug_is_the_same_dataset(anon_client: Any, stack: Stack) -> None:
@@ -163,7 +176,7 @@ def test_a_resource_by_id_is_udatas_resource(anon_client: Any, stack: Stack) -> 
     rid = dataset["resources"][0]["id"]
     v1 = stack.json(f"/api/1/datasets/{dataset['id']}/resources/{rid}/")
     v2 = stack.json(f"/api/2/datasets/resources/{rid}/")
-    for resource in (anon_client.resource(rid), asyncio.run(anon_client.resource_async(rid))):
+    for resource in (anon_client.resource(rid), run_async(lambda: anon_client.resource_async(rid))):
         assert resource.to_dict() in (v1, v2["resource"]), resource.to_dict()
         assert resource.dataset_id == dataset["id"] == v2["dataset_id"]
 
@@ -183,7 +196,6 @@ def test_items_give_fields_as_attributes_keys_and_plain_dicts(
     assert dataset.organization.to_dict() == expected["organization"]
     assert set(dataset) == set(expected) and len(dataset) == len(expected)
     assert "title" in dataset and "nope" not in dataset
-    assert dict(dataset.items()).keys() == expected.keys()
     plain = dataset.to_dict()
     assert type(plain) is dict and plain == expected
     assert all(type(v) in (dict, list, str, int, float, bool, type(None)) for v in plain.values())
@@ -195,6 +207,20 @@ def test_items_give_fields_as_attributes_keys_and_plain_dicts(
     owned = anon_client.dataset(stack.get("SPATIAL_DATASET_ID"))
     assert owned.owner.id == stack.get("USER_ID")
     assert owned.organization is None
+
+
+def test_an_item_is_a_mapping(anon_client: Any, stack: Stack) -> None:
+    from collections.abc import Mapping
+
+    id = stack.get("CONTACT_DATASET_ID")
+    expected = stack.json(f"/api/1/datasets/{id}/")
+    dataset = anon_client.dataset(id)
+    assert isinstance(dataset, Mapping)
+    assert dataset.get("title") == expected["title"] and dataset.get("nope") is None
+    assert list(dataset.keys()) == list(dataset)
+    # The stub declares Item(Mapping[str, Any]): `items()` and `values()` come with it.
+    assert dict(dataset.items()).keys() == expected.keys()
+    assert len(list(dataset.values())) == len(expected)
 
 
 def test_dataset_resources_are_resources_that_know_their_dataset(
@@ -214,7 +240,7 @@ def test_dataset_resources_are_resources_that_know_their_dataset(
 def test_me_is_the_keys_user(client: Any, stack: Stack) -> None:
     me = client.me()
     assert me.id == stack.get("USER_ID")
-    assert asyncio.run(client.me_async()).id == stack.get("USER_ID")
+    assert run_async(lambda: client.me_async()).id == stack.get("USER_ID")
 
 
 def test_client_urls(client: Any, stack: Stack, datagouv_rs: Any, anon_client: Any) -> None:
@@ -231,7 +257,7 @@ def test_metrics_rows_count_as_the_metrics_api_counts(anon_client: Any, stack: S
     assert meta["total"] > 0
     table = anon_client.metrics(model).to_arrow()
     assert table.num_rows == meta["total"], f"metrics {model}: {table.num_rows} rows, the API says {meta['total']}"
-    rows_async = asyncio.run(anon_client.metrics_async(model))
+    rows_async = run_async(lambda: anon_client.metrics_async(model))
     assert len(rows_async.to_pylist()) == meta["total"]
 
 

@@ -3,11 +3,10 @@ and bad input refused before any request."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
-from conftest import Recorder, Stack
+from conftest import run_async, Recorder, Stack
 
 
 def test_the_exception_hierarchy(datagouv_rs: Any) -> None:
@@ -41,7 +40,7 @@ def test_a_deleted_resource_raises_not_found_with_410(
     for read in (
         lambda: anon_client.rows(rid).to_arrow(),
         lambda: list(anon_client.rows(rid)),
-        lambda: asyncio.run(anon_client.rows_async(rid)).to_pylist(),
+        lambda: run_async(lambda: anon_client.rows_async(rid)).to_pylist(),
     ):
         with pytest.raises(datagouv_rs.NotFound) as raised:
             read()
@@ -65,7 +64,7 @@ def test_an_unknown_dataset_is_not_found_with_a_hint(
 ) -> None:
     missing = "000000000000000000000000"
     assert stack.request("GET", f"/api/1/datasets/{missing}/")[0] == 404
-    for call in (lambda: anon_client.dataset(missing), lambda: asyncio.run(anon_client.dataset_async(missing))):
+    for call in (lambda: anon_client.dataset(missing), lambda: run_async(lambda: anon_client.dataset_async(missing))):
         with pytest.raises(datagouv_rs.NotFound) as raised:
             call()
         error = raised.value

@@ -3,11 +3,10 @@ server (another origin than the Main API's), which records every request's heade
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-from conftest import Recorder, Stack
+from conftest import run_async, Recorder, Stack
 
 BODY = ("code;libellé\n" + "".join(f"{i};ligne {i}\n" for i in range(5000))).encode()
 
@@ -51,7 +50,7 @@ def test_the_key_is_never_sent_to_a_third_party_file_host(
             assert Path(target).read_bytes() == BODY
             resource = client.resource(rid)
             assert Path(resource.download(tmp_path / f"item-{n}.csv")).read_bytes() == BODY
-            target = asyncio.run(client.download_async(rid, tmp_path / f"async-{n}.csv"))
+            target = run_async(lambda: client.download_async(rid, tmp_path / f"async-{n}.csv"))
             assert Path(target).read_bytes() == BODY
 
         assert host.requests, "the file host was asked for the file"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Recorder, Stack, make_client
+from conftest import run_async, Recorder, Stack, make_client
 
 
 @pytest.fixture()
@@ -34,7 +34,7 @@ def read_dataset(stack: Stack, id: str) -> tuple[int, Any]:
 
 
 def test_a_dataset_created_updated_and_deleted_is_read_back_from_udata(
-    client: Any, stack: Stack, datagouv_rs: Any, cleanup: list[str]
+    client: Any, anon_client: Any, stack: Stack, datagouv_rs: Any, cleanup: list[str]
 ) -> None:
     created = client.create_dataset(
         "Jeu créé par datagouv_rs",
@@ -57,35 +57,45 @@ def test_a_dataset_created_updated_and_deleted_is_read_back_from_udata(
     status, json = read_dataset(stack, created.id)
     assert (json["title"], json["description"]) == ("Titre changé", "Changée.")
     assert sorted(json["tags"]) == ["arrow", "python-tests"], "fields not named are kept"
+    assert json["private"] is True, "a new dataset is a private draft"
+
+    # Published, so that udata answers 410 to anyone once it is deleted (a private one is 404).
+    client.update_dataset(created.id, {"private": False})
+    assert read_dataset(stack, created.id)[1]["private"] is False
 
     assert client.delete_dataset(created.id) is None
-    status, json = read_dataset(stack, created.id)
+    status, json = stack.request("GET", f"/api/1/datasets/{created.id}/")
     assert status == 410, f"udata answers a deleted dataset with 410, not {status}"
     with pytest.raises(datagouv_rs.NotFound) as raised:
-        client.dataset(created.id)
+        anon_client.dataset(created.id)
     assert raised.value.status == 410
-    assert raised.value.message, "the error carries the server's message"
+    assert raised.value.message == json["message"], "the error carries the server's message"
     assert isinstance(raised.value, datagouv_rs.Error)
+    # Its owner still reads it (udata answers 200 with `deleted` set): so does the SDK.
+    status, owned = read_dataset(stack, created.id)
+    assert status == 200 and owned["deleted"]
+    assert client.dataset(created.id).to_dict() == owned
 
 
 def test_async_twins_create_update_and_delete(
-    client: Any, stack: Stack, datagouv_rs: Any, cleanup: list[str]
+    client: Any, anon_client: Any, stack: Stack, datagouv_rs: Any, cleanup: list[str]
 ) -> None:
     async def scenario() -> str:
         created = await client.create_dataset_async("Jeu asynchrone", description="Créé en async.")
         cleanup.append(created.id)
         status, json = read_dataset(stack, created.id)
         assert status == 200 and json["title"] == "Jeu asynchrone"
-        await client.update_dataset_async(created.id, {"description": "Changée en async."})
+        await client.update_dataset_async(created.id, {"description": "Changée en async.", "private": False})
         status, json = read_dataset(stack, created.id)
-        assert json["description"] == "Changée en async."
+        assert json["description"] == "Changée en async." and json["private"] is False
         await client.delete_dataset_async(created.id)
         return created.id
 
     id = asyncio.run(scenario())
-    assert read_dataset(stack, id)[0] == 410
-    with pytest.raises(datagouv_rs.NotFound):
-        asyncio.run(client.dataset_async(id))
+    assert stack.request("GET", f"/api/1/datasets/{id}/")[0] == 410
+    with pytest.raises(datagouv_rs.NotFound) as raised:
+        run_async(lambda: anon_client.dataset_async(id))
+    assert raised.value.status == 410
 
 
 def test_an_upload_is_streamed_verified_downloaded_replaced_and_deleted(
@@ -111,7 +121,7 @@ def test_an_upload_is_streamed_verified_downloaded_replaced_and_deleted(
     assert Path(second).read_bytes() == data
     folder = tmp_path / "dossier"
     folder.mkdir()
-    third = asyncio.run(client.download_async(resource.id, folder))
+    third = run_async(lambda: client.download_async(resource.id, folder))
     assert Path(third).parent == folder and Path(third).read_bytes() == data
     leftovers = [p.name for p in tmp_path.rglob(".*")]
     assert leftovers == [], f"no partial file left: {leftovers}"
@@ -160,29 +170,34 @@ def test_async_upload_and_resource_update(
     assert stack.json(
         f"/api/1/datasets/{user_dataset}/resources/{resource.id}/", key=stack.get("USER_KEY")
     )["title"] == "Encore changé"
-    asyncio.run(client.delete_resource_async(resource.id))
+    run_async(lambda: client.delete_resource_async(resource.id))
     status, _ = stack.request("GET", f"/api/1/datasets/{user_dataset}/resources/{resource.id}/")
     assert status == 404
 
 
+KEYLESS_WRITES = {
+    "create_dataset": lambda c, f: c.create_dataset("Sans clé", description="Refusé."),
+    "update_dataset": lambda c, f: c.update_dataset("6b150eb3a747af8fb892b7c6", {"description": "x"}),
+    "delete_dataset": lambda c, f: c.delete_dataset("6b150eb3a747af8fb892b7c6"),
+    "upload_resource": lambda c, f: c.upload_resource("6b150eb3a747af8fb892b7c6", f),
+    "update_resource": lambda c, f: c.update_resource("10000000-0000-4000-8000-000000000001", {"title": "x"}),
+    "delete_resource": lambda c, f: c.delete_resource("10000000-0000-4000-8000-000000000001"),
+    "create_dataset_async": lambda c, f: run_async(lambda: c.create_dataset_async("Sans clé", description="Refusé.")),
+    "delete_resource_async": lambda c, f: run_async(lambda: c.delete_resource_async("10000000-0000-4000-8000-000000000001")),
+}
+
+
+@pytest.mark.parametrize("write", sorted(KEYLESS_WRITES))
 def test_a_write_without_a_key_is_refused_before_any_request(
-    stack: Stack, datagouv_rs: Any, recorder: Recorder, tmp_path: Path
+    datagouv_rs: Any, recorder: Recorder, tmp_path: Path, write: str
 ) -> None:
     keyless = datagouv_rs.Client(main_url=recorder.url)
     source = tmp_path / "f.csv"
     source.write_text("a\n1\n")
-    for write in (
-        lambda: keyless.create_dataset("Sans clé", description="Refusé."),
-        lambda: keyless.update_dataset("6b150eb3a747af8fb892b7c6", {"description": "x"}),
-        lambda: keyless.delete_dataset("6b150eb3a747af8fb892b7c6"),
-        lambda: keyless.upload_resource("6b150eb3a747af8fb892b7c6", source),
-        lambda: keyless.delete_resource("10000000-0000-4000-8000-000000000001"),
-        lambda: asyncio.run(keyless.create_dataset_async("Sans clé", description="Refusé.")),
-    ):
-        with pytest.raises(datagouv_rs.Refused) as raised:
-            write()
-        assert raised.value.status is None, "no server answered"
-        assert "key" in str(raised.value).lower(), str(raised.value)
+    with pytest.raises(datagouv_rs.Refused) as raised:
+        KEYLESS_WRITES[write](keyless, source)
+    assert raised.value.status is None, "no server answered"
+    assert "key" in str(raised.value).lower(), str(raised.value)
     assert recorder.requests == [], recorder.requests
 
 
