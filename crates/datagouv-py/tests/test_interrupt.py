@@ -143,6 +143,7 @@ def test_ctrl_c_stops_a_long_export_within_a_second_and_the_export_resumes(
             child.kill()
             child.wait()
     out, err = child.communicate()
+    print(f"Ctrl-C stopped the export in {elapsed:.3f} s; {partial.stat().st_size if partial.exists() else 0} bytes kept")
     assert elapsed < 1.0, f"Ctrl-C took {elapsed:.2f} s to stop the export"
     assert "KeyboardInterrupt" in err, f"stdout: {out}\nstderr: {err}"
     assert child.returncode in (-signal.SIGINT, 130, 1), child.returncode
@@ -167,6 +168,7 @@ def test_ctrl_c_stops_a_long_export_within_a_second_and_the_export_resumes(
     assert len(ids) == BENCH_ROWS
     assert sorted(ids) == list(range(1, BENCH_ROWS + 1)), "every row once, none twice at the resume point"
     resumed_bytes = sum(n for _, n in proxy.served[served_before:])
+    print(f"resumed: {resumed_bytes} bytes fetched for a {target.stat().st_size}-byte file ({kept} kept)")
     assert resumed_bytes < target.stat().st_size, (
         f"the second run fetched {resumed_bytes} bytes for a {target.stat().st_size}-byte file: "
         f"it started over instead of resuming from the {kept} bytes kept"
@@ -231,4 +233,5 @@ def test_a_forked_child_gets_a_clear_error_not_a_hang(stack: Stack) -> None:
     assert child.startswith("CHILD datagouv_rs."), child
     assert "fork" in child.lower(), child
     elapsed = float(next(line for line in run.stdout.splitlines() if line.startswith("ELAPSED")).split()[1])
+    print(child, f"({elapsed:.2f} s)")
     assert elapsed < 5, f"the child took {elapsed:.1f} s to fail"
