@@ -7,7 +7,6 @@ use datagouv::{
     Client, ConfigFile, Environment, METRICS_URL, TABULAR_URL,
     atomic_file::{AtomicOptions, write_atomically},
 };
-use serde::{Deserialize, Serialize};
 use std::{
     fmt,
     path::{Path, PathBuf},

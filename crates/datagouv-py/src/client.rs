@@ -14,7 +14,7 @@ use std::{
 };
 
 use crate::{
-    errors::{ConfigError, Failure, InvalidInput},
+    errors::{Failure, config_error, invalid_input},
     items::{Dataset, Item, Resource},
     lists::{AsyncItemIterator, ItemIterator, Kind, ListRequest},
     runtime::{awaitable, wait},
@@ -120,9 +120,9 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Value {
 /// A Python mapping of changes as JSON.
 pub(crate) fn changes_of(changes: &Bound<'_, PyAny>) -> PyResult<Value> {
     let value: Value = pythonize::depythonize(changes)
-        .map_err(|e| InvalidInput::new_err(format!("the changes cannot be sent as JSON: {e}")))?;
+        .map_err(|e| invalid_input(format!("the changes cannot be sent as JSON: {e}")))?;
     if !value.is_object() {
-        return Err(InvalidInput::new_err(
+        return Err(invalid_input(
             "the changes are a mapping of field names to values, e.g. {\"title\": \"New title\"}",
         ));
     }
@@ -174,10 +174,10 @@ fn object_of(
 pub(crate) fn export_format(format: Option<&str>, path: &Path) -> PyResult<ExportFormat> {
     match format {
         Some(name) => ExportFormat::parse(name).ok_or_else(|| {
-            InvalidInput::new_err(format!("unknown export format `{name}`: use csv, json or parquet"))
+            invalid_input(format!("unknown export format `{name}`: use csv, json or parquet"))
         }),
         None => ExportFormat::from_path(path).ok_or_else(|| {
-            InvalidInput::new_err(format!(
+            invalid_input(format!(
                 "cannot tell the format of {} from its extension: name it .csv, .json or .parquet, or give format=",
                 path.display()
             ))
@@ -481,8 +481,7 @@ impl Client {
         api_key: Option<String>,
         cache_dir: Option<PathBuf>,
     ) -> PyResult<Client> {
-        let environment =
-            Environment::parse(env).map_err(|e| ConfigError::new_err(e.to_string()))?;
+        let environment = Environment::parse(env).map_err(|e| config_error(e.to_string()))?;
         let mut builder = datagouv::Client::builder().environment(environment);
         if let Some(url) = main_url {
             builder = builder.main_url(url);
@@ -514,7 +513,7 @@ impl Client {
                 match ConfigFile::read(path).map_err(|e| Failure::from(e).into_pyerr_now())? {
                     Some(file) => file,
                     None => {
-                        return Err(ConfigError::new_err(format!(
+                        return Err(config_error(format!(
                             "the config file {} does not exist; check the path, or write it with `datagouv config init`",
                             path.display()
                         )));
@@ -530,16 +529,15 @@ impl Client {
         };
         let mut builder = datagouv::Client::builder()
             .from_env()
-            .map_err(|e| ConfigError::new_err(e.to_string()))?;
+            .map_err(|e| config_error(e.to_string()))?;
         let var_set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
         if !var_set("DATAGOUV_ENV")
             && let Some(env) = &file.env
         {
-            builder =
-                builder
-                    .environment(Environment::parse(env).map_err(|e| {
-                        ConfigError::new_err(format!("{e} (from the config file)"))
-                    })?);
+            builder = builder.environment(
+                Environment::parse(env)
+                    .map_err(|e| config_error(format!("{e} (from the config file)")))?,
+            );
         }
         if !var_set("DATAGOUV_MAIN_URL")
             && let Some(url) = file.main_url

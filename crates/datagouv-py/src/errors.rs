@@ -204,11 +204,43 @@ fn sql_class(error: &DataFusionError, text: &str) -> (PyErr, Option<u16>, String
     (class, None, message, hint.map(str::to_owned))
 }
 
+/// An exception raised before any request: `message` set, no status,
+/// `hint` when given.
+fn local(error: PyErr, message: String, hint: Option<String>) -> PyErr {
+    Python::attach(|py| {
+        let value = error.value(py);
+        let _ = value.setattr("message", message);
+        let _ = value.setattr("hint", hint);
+    });
+    error
+}
+
+/// `InvalidInput`, raised before any request.
+pub(crate) fn invalid_input(message: impl Into<String>) -> PyErr {
+    let message = message.into();
+    local(InvalidInput::new_err(message.clone()), message, None)
+}
+
+/// `InvalidInput` for text that could not be read, with how to write it.
+pub(crate) fn syntax_error(error: datagouv::SyntaxError) -> PyErr {
+    let hint = error.hint();
+    local(
+        InvalidInput::new_err(error.to_string()),
+        error.message,
+        Some(hint),
+    )
+}
+
+/// `ConfigError`, raised before any request.
+pub(crate) fn config_error(message: impl Into<String>) -> PyErr {
+    let message = message.into();
+    local(ConfigError::new_err(message.clone()), message, None)
+}
+
 /// A runtime started before `os.fork()` has no threads in the child.
 pub(crate) fn fork_error() -> PyErr {
-    Error::new_err(
-        "datagouv_rs was used before this process was forked (os.fork, or multiprocessing's default 'fork' start \
+    let message = "datagouv_rs was used before this process was forked (os.fork, or multiprocessing's default 'fork' start \
          method on Linux): its threads do not exist in the child. Use multiprocessing.get_context('spawn') or \
-         'forkserver', or make the first datagouv_rs call in the child",
-    )
+         'forkserver', or make the first datagouv_rs call in the child";
+    local(Error::new_err(message), message.to_owned(), None)
 }

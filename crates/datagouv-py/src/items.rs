@@ -101,6 +101,22 @@ impl Item {
         self.fields.keys().cloned().collect()
     }
 
+    /// The field values.
+    fn values(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        self.fields
+            .values()
+            .map(|value| to_python(py, value))
+            .collect()
+    }
+
+    /// The (name, value) pairs.
+    fn items(&self, py: Python<'_>) -> PyResult<Vec<(String, Py<PyAny>)>> {
+        self.fields
+            .iter()
+            .map(|(name, value)| Ok((name.clone(), to_python(py, value)?)))
+            .collect()
+    }
+
     /// The field `key`, or `default`.
     #[pyo3(signature = (key, default = None))]
     fn get(&self, py: Python<'_>, key: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {

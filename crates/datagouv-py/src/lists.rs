@@ -19,7 +19,7 @@ use std::{
 
 use crate::{
     client::Shared,
-    errors::{Failure, InvalidInput},
+    errors::{Failure, invalid_input},
     items::{Dataset, Item, Resource},
     runtime::{awaitable, wait},
 };
@@ -104,7 +104,7 @@ impl ListRequest {
                     .copied()
                     .filter(|n| *n != "page" && *n != "page_size")
                     .collect();
-                return Err(InvalidInput::new_err(format!(
+                return Err(invalid_input(format!(
                     "`{name}` is not a filter of {}; its filters are: {} (page_size= and limit= set the paging)",
                     self.family,
                     accepted.join(", ")
@@ -112,7 +112,7 @@ impl ListRequest {
             }
         }
         if !(1..=1000).contains(&self.page_size) {
-            return Err(InvalidInput::new_err(format!(
+            return Err(invalid_input(format!(
                 "page_size {} is out of range: use 1 to 1000",
                 self.page_size
             )));

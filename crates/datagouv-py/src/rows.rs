@@ -22,7 +22,7 @@ use tokio::runtime::Runtime;
 
 use crate::{
     client::Shared,
-    errors::{Failure, InvalidInput},
+    errors::{Failure, invalid_input, syntax_error},
     runtime::{awaitable, runtime, wait},
 };
 
@@ -56,7 +56,7 @@ pub(crate) struct RowsArgs {
 
 /// A syntax error of a filter, group or sort, raised before any request.
 fn syntax(error: datagouv::SyntaxError) -> PyErr {
-    InvalidInput::new_err(error.to_string())
+    syntax_error(error)
 }
 
 impl RowsArgs {
@@ -94,7 +94,7 @@ impl RowsArgs {
             .map(|c| c.trim().to_owned())
             .collect::<Vec<_>>();
         if let Some(empty) = columns.iter().position(String::is_empty) {
-            return Err(InvalidInput::new_err(format!(
+            return Err(invalid_input(format!(
                 "column {empty} of `columns` is empty"
             )));
         }
@@ -156,12 +156,12 @@ fn read_filter(filter: &Bound<'_, PyAny>) -> PyResult<Read> {
             .map_err(syntax);
     }
     let Ok(tuple) = filter.cast::<PyTuple>() else {
-        return Err(InvalidInput::new_err(format!(
+        return Err(invalid_input(format!(
             "`{filter}` is not a filter: give \"column__operator=value\" or (column, operator, value)"
         )));
     };
     let bad = || {
-        InvalidInput::new_err(format!(
+        invalid_input(format!(
             "`{tuple}` is not a filter: a tuple is (column, operator, value), e.g. (\"nom\", \"exact\", \"Paris\")"
         ))
     };
@@ -184,8 +184,8 @@ fn read_filter(filter: &Bound<'_, PyAny>) -> PyResult<Read> {
         let (_, order) = datagouv::parse_sort(&format!("{column}:{order}")).map_err(syntax)?;
         return Ok(Read::Sort(column, order));
     }
-    let op = Op::parse(operator_name(&op))
-        .map_err(|e| InvalidInput::new_err(format!("in `{tuple}`: {e}")))?;
+    let op =
+        Op::parse(operator_name(&op)).map_err(|e| invalid_input(format!("in `{tuple}`: {e}")))?;
     let text = |value: &Bound<'_, PyAny>| -> PyResult<String> {
         if let Ok(flag) = value.extract::<bool>() {
             return Ok(flag.to_string());
@@ -194,7 +194,7 @@ fn read_filter(filter: &Bound<'_, PyAny>) -> PyResult<Read> {
     };
     let filter = match (op, value) {
         (Op::IsNull | Op::IsNotNull, None) => Ok(Filter::new(column, op, "")),
-        (Op::IsNull | Op::IsNotNull, Some(_)) => Err(InvalidInput::new_err(format!(
+        (Op::IsNull | Op::IsNotNull, Some(_)) => Err(invalid_input(format!(
             "`{column}__{}` takes no value: give (\"{column}\", \"{}\")",
             op.name(),
             op.name()

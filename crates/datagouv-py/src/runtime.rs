@@ -1,8 +1,12 @@
 //! The one Tokio runtime every call runs on, blocking calls that Ctrl-C
 //! interrupts, and the `async` twins' awaitables.
 
-use pyo3::prelude::*;
-use std::{future::Future, sync::OnceLock, time::Duration};
+use pyo3::{exceptions::PyRuntimeError, prelude::*, types::PyCFunction};
+use std::{
+    future::Future,
+    sync::{Mutex, OnceLock},
+    time::Duration,
+};
 use tokio::runtime::Runtime;
 
 use crate::errors::{Failure, fork_error};
@@ -71,8 +75,11 @@ where
     }
 }
 
-/// An awaitable (asyncio) running `work` on the runtime; `convert` makes
-/// its result a Python object, with the GIL held.
+/// A coroutine (what an `async def` returns) running `work` on the runtime
+/// once awaited; `convert` makes its result a Python object, with the GIL
+/// held. Like a coroutine, it can be made outside any event loop
+/// (`asyncio.run(client.dataset_async(id))`): the asyncio future is made
+/// only when it is awaited, in the loop that awaits it.
 pub(crate) fn awaitable<'py, T, F, C>(
     py: Python<'py>,
     work: F,
@@ -84,11 +91,28 @@ where
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
     runtime()?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        let result = work.await;
-        Python::attach(|py| match result {
-            Ok(value) => convert(py, value),
-            Err(failure) => Err(failure.into_pyerr(py)),
-        })
-    })
+    let pending = Mutex::new(Some((work, convert)));
+    let start = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<Py<PyAny>> {
+        let py = args.py();
+        let taken = pending
+            .lock()
+            .map_err(|_| Failure::Panicked("a poisoned lock".into()).into_pyerr(py))?
+            .take();
+        let Some((work, convert)) = taken else {
+            return Err(PyRuntimeError::new_err(
+                "cannot reuse an already awaited coroutine",
+            ));
+        };
+        let future = pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let result = work.await;
+            Python::attach(|py| match result {
+                Ok(value) => convert(py, value),
+                Err(failure) => Err(failure.into_pyerr(py)),
+            })
+        })?;
+        Ok(future.unbind())
+    })?;
+    py.import("datagouv_rs._later")?
+        .getattr("later")?
+        .call1((start,))
 }

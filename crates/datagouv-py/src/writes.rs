@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use crate::{
     client::{Client, changes_of, export_format, json_body, to_json},
-    errors::{Failure, InvalidInput},
+    errors::{Failure, invalid_input},
     items::{Dataset, Resource, path_object},
     rows::{Rows, RowsArgs},
 };
@@ -152,6 +152,7 @@ impl Client {
     }
 
     fn delete_resource_call(&self, py: Python<'_>, sync: bool, id: String) -> PyResult<Py<PyAny>> {
+        self.needs_key(py, "delete_resource", "DELETE", &id)?;
         let shared = self.shared();
         let work = async move {
             let (_, dataset) = shared.clone().resource_with_dataset(id.clone()).await?;
@@ -159,6 +160,19 @@ impl Client {
             Ok(shared.sdk.delete_resource(&dataset, &id).await?)
         };
         self.run(py, sync, work, |py, ()| Ok(py.None()))
+    }
+
+    /// Refuses a resource write with no API key before the request that
+    /// finds the resource's dataset.
+    fn needs_key(&self, py: Python<'_>, operation: &str, method: &str, id: &str) -> PyResult<()> {
+        if self.shared().sdk.has_api_key() {
+            return Ok(());
+        }
+        Err(Failure::Sdk(datagouv::Error::MissingApiKey {
+            operation: operation.to_owned(),
+            request: format!("{method} /api/1/datasets/…/resources/{id}/"),
+        })
+        .into_pyerr(py))
     }
 
     fn download_call(
@@ -175,7 +189,7 @@ impl Client {
 
     fn sync_call(&self, py: Python<'_>, sync: bool, args: SyncArgs) -> PyResult<Py<PyAny>> {
         if args.datasets.is_empty() && args.organizations.is_empty() && args.q.is_none() {
-            return Err(InvalidInput::new_err(
+            return Err(invalid_input(
                 "say what to mirror: datasets=[…], organizations=[…] or q=\"words\"",
             ));
         }

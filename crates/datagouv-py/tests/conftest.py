@@ -38,6 +38,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Without the stack, every test is skipped with the command that runs them."""
     if os.environ.get("DATAGOUV_TEST_UDATA_URL"):
         return
+    if os.environ.get("DATAGOUV_PY_REQUIRE_STACK"):
+        pytest.exit("DATAGOUV_PY_REQUIRE_STACK is set but the stack's variables are not", returncode=2)
     skip = pytest.mark.skip(
         reason="the local server stack is not running: run "
         "`bash tests/stack/stack.sh run /tmp/stack-py -- target/py-venv/bin/python -m pytest "

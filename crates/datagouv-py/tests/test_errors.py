@@ -21,7 +21,6 @@ def test_the_exception_hierarchy(datagouv_rs: Any) -> None:
         "ChecksumMismatch",
         "FileError",
         "ConfigError",
-        "Interrupted",
     ):
         cls = getattr(datagouv_rs, name)
         assert issubclass(cls, datagouv_rs.Error), name

@@ -245,9 +245,11 @@ def test_export_json(anon_client: Any, stack: Stack, tmp_path: Path) -> None:
     assert sorted(r["__id"] for r in rows) == ids_where(stack, "region = 'Corse'")
 
 
-def test_export_jsonl(anon_client: Any, stack: Stack, tmp_path: Path) -> None:
-    # The stub lists "jsonl" among the export formats.
-    target = tmp_path / "filtered.jsonl"
-    anon_client.export(RID_BENCH, target, format="jsonl", filters=["region__exact=Corse"])
-    lines = [json.loads(line) for line in target.read_text().splitlines() if line.strip()]
-    assert sorted(r["__id"] for r in lines) == ids_where(stack, "region = 'Corse'")
+def test_an_unknown_export_format_is_refused_before_any_request(
+    anon_client: Any, tmp_path: Path, datagouv_rs: Any
+) -> None:
+    for kwargs, target in (({"format": "jsonl"}, "x.csv"), ({}, "x.jsonl")):
+        with pytest.raises(datagouv_rs.InvalidInput) as raised:
+            anon_client.export(RID_BENCH, tmp_path / target, **kwargs)
+        assert raised.value.status is None and "csv, json" in str(raised.value), raised.value
+    assert list(tmp_path.iterdir()) == []

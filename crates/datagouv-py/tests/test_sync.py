@@ -53,7 +53,9 @@ def test_sync_reports_the_documented_counts(client: Any, user_dataset: str, tmp_
     client.upload_resource(user_dataset, path)
     first = client.sync(tmp_path / "miroir", datasets=[user_dataset])
     second = client.sync(tmp_path / "miroir", datasets=[user_dataset])
-    # The stub documents `downloaded`, `unchanged`, `deleted`, `failed`, `bytes`.
-    for key in ("downloaded", "unchanged", "deleted", "failed", "bytes"):
+    # The stub documents these counts.
+    for key in ("new", "updated", "unchanged", "deleted", "gone", "failed", "to_check", "bytes", "failures"):
         assert key in first, f"no `{key}` in {first}"
-    assert (first["downloaded"], second["downloaded"]) == (1, 0)
+    files = first["new"] + first["updated"] + first["unchanged"]
+    assert first["new"] >= 1 and first["failed"] == 0 and first["failures"] == [], first
+    assert (second["new"], second["updated"], second["unchanged"], second["bytes"]) == (0, 0, files, 0), second

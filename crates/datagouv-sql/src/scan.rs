@@ -450,7 +450,12 @@ impl ExecutionPlan for ApiScan {
                         let mut batches = Vec::new();
                         let mut rows = 0;
                         while let Some(batch) = stream.next().await {
-                            let batch = batch.map_err(external)?;
+                            let mut batch = batch.map_err(external)?;
+                            // DataFusion drops its own LIMIT once the scan
+                            // takes the fetch: never give more rows.
+                            if let Some(n) = fetch {
+                                batch = batch.slice(0, batch.num_rows().min(n - rows));
+                            }
                             rows += batch.num_rows();
                             batches.push(batch);
                             if fetch.is_some_and(|n| rows >= n) {

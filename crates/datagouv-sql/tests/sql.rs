@@ -542,6 +542,14 @@ async fn order_by_is_sorted_by_the_server_where_it_pays() {
         plan.contains("sort pushed: [montant DESC, rang ASC]"),
         "{plan}"
     );
+    // A limit past a page, under the rows of one window: the scan itself
+    // must stop at the limit (DataFusion removed its own).
+    check(
+        &stack,
+        &engine,
+        "SELECT rang, montant FROM {big} WHERE rang <= 20000 ORDER BY montant DESC, rang LIMIT 1000",
+    )
+    .await;
     // Past a page: the sorted export's windows, in the server's order.
     check(
         &stack,

@@ -49,9 +49,6 @@ class FileError(Error):
 class ConfigError(Error):
     """The client settings are wrong (an unknown environment, a bad URL, a bad config file)."""
 
-class Interrupted(Error):
-    """Only raised if Python's Ctrl-C handler raises something other than KeyboardInterrupt."""
-
 class Item(Mapping[str, Any]):
     """One object of the catalog, as the server sent it: fields as attributes (`item.title`) or keys
     (`item["title"]`); nested objects are Items too. `to_dict()` gives plain dicts and lists."""
@@ -136,8 +133,22 @@ class Rows:
         """A polars.DataFrame (needs polars)."""
     def to_pylist(self) -> list[dict[str, Any]]:
         """Every row as a dict."""
-    def __iter__(self) -> Iterator[dict[str, Any]]: ...
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+    def __iter__(self) -> RowIterator: ...
+    def __aiter__(self) -> AsyncRowIterator: ...
+
+@final
+class RowIterator(Iterator[dict[str, Any]]):
+    """Rows as dicts, read batch by batch (`for row in rows`)."""
+
+    def __iter__(self) -> RowIterator: ...
+    def __next__(self) -> dict[str, Any]: ...
+
+@final
+class AsyncRowIterator(AsyncIterator[dict[str, Any]]):
+    """Rows as dicts, read batch by batch (`async for row in rows`)."""
+
+    def __aiter__(self) -> AsyncRowIterator: ...
+    async def __anext__(self) -> dict[str, Any]: ...
 
 @final
 class Client:
@@ -192,54 +203,55 @@ class Client:
     async def me_async(self) -> Item: ...
 
     # Lists: `q` searches words; other keyword arguments are the API's filters
-    # (e.g. organization=, tag=, owner=, sort=); `limit` stops after that many items.
+    # (e.g. organization=, tag=, owner=, sort=; `for_` for `for`); `limit` stops after that many
+    # items; `prefetch` pages are requested ahead of the reader.
     def datasets(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> ItemIterator[Dataset]: ...
     def datasets_async(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> AsyncItemIterator[Dataset]: ...
     def resources(
-        self, dataset: str, q: str | None = None, *, page_size: int = 100, limit: int | None = None
+        self, dataset: str, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4
     ) -> ItemIterator[Resource]: ...
     def resources_async(
-        self, dataset: str, q: str | None = None, *, page_size: int = 100, limit: int | None = None
+        self, dataset: str, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4
     ) -> AsyncItemIterator[Resource]: ...
     def organizations(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> ItemIterator[Item]: ...
     def organizations_async(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> AsyncItemIterator[Item]: ...
     def reuses(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> ItemIterator[Item]: ...
     def reuses_async(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> AsyncItemIterator[Item]: ...
     def dataservices(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> ItemIterator[Item]: ...
     def dataservices_async(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> AsyncItemIterator[Item]: ...
     def users(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> ItemIterator[Item]: ...
     def users_async(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> AsyncItemIterator[Item]: ...
     def discussions(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> ItemIterator[Item]: ...
     def discussions_async(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> AsyncItemIterator[Item]: ...
     def topics(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> ItemIterator[Item]: ...
     def topics_async(
-        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, **filters: _Scalar
+        self, q: str | None = None, *, page_size: int = 100, limit: int | None = None, prefetch: int = 4, **filters: _Scalar
     ) -> AsyncItemIterator[Item]: ...
 
     # Writes (need an API key).
@@ -295,7 +307,8 @@ class Client:
         jobs: int = 4,
     ) -> dict[str, Any]:
         """Mirrors the files of datasets into `dir` (only what changed is fetched); returns the
-        counts (`downloaded`, `unchanged`, `deleted`, `failed`, `bytes`, …)."""
+        counts `new`, `updated`, `unchanged`, `deleted`, `gone`, `failed`, `to_check`, `bytes`, and
+        `failures` (a list of {"file", "error"})."""
     async def sync_async(
         self,
         dir: _PathLike,
@@ -361,7 +374,7 @@ class Client:
         resource: str,
         path: _PathLike,
         *,
-        format: Literal["csv", "json", "jsonl", "parquet"] | None = None,
+        format: Literal["csv", "json", "parquet"] | None = None,
         filters: Sequence[_Filter] = (),
         where: str | None = None,
         sort: Sequence[str] = (),
@@ -375,7 +388,7 @@ class Client:
         resource: str,
         path: _PathLike,
         *,
-        format: Literal["csv", "json", "jsonl", "parquet"] | None = None,
+        format: Literal["csv", "json", "parquet"] | None = None,
         filters: Sequence[_Filter] = (),
         where: str | None = None,
         sort: Sequence[str] = (),
