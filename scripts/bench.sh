@@ -318,9 +318,11 @@ for rep in $(seq "$reps"); do
     MOVED=pages=200 measure list curl "$rep" "" curl -sSf --parallel --parallel-max 16 -K "$work/list.curl"
   fi
   if wants python; then
-    # The same list from Python: datagouv_rs's iterator, datagouv-client's
+    # The same list from Python: datagouv_rs's iterator (its default prefetch,
+    # then for information the SDK peer's), datagouv-client's
     # get_all_from_api_query, and the Rust SDK (the `list` scenario's sdk peer).
     measure python_list rs-python "$rep" "" "$py" "$peers" rs-python list "$url20"
+    measure python_list rs-python-prefetch "$rep" "" "$py" "$peers" rs-python list "$url20" --prefetch "$prefetch"
     measure python_list client "$rep" "" "$py" "$peers" client list "$url20"
     measure python_list sdk "$rep" "" "$bin/bench-sdk" list --url "$url20" --prefetch "$prefetch"
   fi

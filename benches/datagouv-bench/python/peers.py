@@ -3,7 +3,7 @@
     python peers.py client   list|download|upload|sync URL [--out FILE|DIR] [--file FILE]
     python peers.py client   sql|rows TABULAR_URL --rid RID [--out FILE] [--max-seconds S]
     python peers.py requests list|export|download|upload URL [--out FILE] [--file FILE]
-    python peers.py rs-python list URL
+    python peers.py rs-python list URL [--prefetch N]
     python peers.py rs-python rows TABULAR_URL --rid RID
 
 `client` is the official Python client, datagouv-client 0.5.1, used through its public
@@ -26,7 +26,8 @@ answer), the header kept once; `files={"file": ...}` for an upload.
 
 `rs-python` is ours from Python, `datagouv_rs` (crates/datagouv-py, issue 24), used as
 its README shows: `Client(main_url=…)` and its lazy iterator `client.datasets(page_size=100)`
-for the list (the same count as `client`'s: datasets and their resources); for `rows`,
+for the list (the same count as `client`'s: datasets and their resources; `--prefetch N`
+passes `prefetch=N`, else the iterator's default); for `rows`,
 `client.rows(rid).to_pandas()` (every row, past the API's cap, as Arrow, then pandas).
 
 Prints `seconds=… peak_rss_mb=…` and what was moved.
@@ -154,8 +155,9 @@ def rs_python_list(url, args):
     import datagouv_rs
 
     client = datagouv_rs.Client(main_url=url)
+    options = {} if args.prefetch is None else {"prefetch": args.prefetch}
     items = resources = 0
-    for dataset in client.datasets(page_size=100):
+    for dataset in client.datasets(page_size=100, **options):
         items += 1
         resources += len(dataset.resources)
     return f"items={items} resources={resources}"
@@ -260,6 +262,7 @@ def main():
     parser.add_argument("--file")
     parser.add_argument("--rid")
     parser.add_argument("--max-seconds", type=float)
+    parser.add_argument("--prefetch", type=int)
     args = parser.parse_args()
     run = SCENARIOS.get((args.peer, args.scenario))
     if run is None:
