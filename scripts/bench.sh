@@ -7,8 +7,11 @@
 # api-tabular 0.4.1 of tests/stack (PostgreSQL + PostgREST), started and
 # stopped here; so does the SQL scenario (issue 23: `datagouv sql`'s GROUP BY
 # over 300,000 rows vs `datagouv tabular export` of the same rows vs
-# datagouv-client's `rows()` into pandas). Prints a table of medians and ratios against the targets and
-# writes it to target/bench/results.md (raw runs: target/bench/results.tsv).
+# datagouv-client's `rows()` into pandas), and the Python scenario (issue 24: our
+# SDK from Python, `datagouv_rs`, vs datagouv-client and vs the Rust SDK: the
+# list of 20,000 datasets, and 300,000 rows of api-tabular into pandas). Prints
+# a table of medians and ratios against the targets and writes it to
+# target/bench/results.md (raw runs: target/bench/results.tsv).
 #
 #   bash scripts/bench.sh
 #
@@ -17,7 +20,8 @@
 #   BENCH_REPS=5          repetitions of every scenario (medians are reported)
 #   BENCH_MICRO_REPS=3    criterion runs of the small-GET benchmark
 #   BENCH_BUILD_REPS=3    cold builds of the SDK and of the hello-world floor
-#   BENCH_SCENARIOS="list export download upload sync small_get build"  (and `sql`, not run by default)
+#   BENCH_SCENARIOS="list export download upload sync small_get build"  (and `sql` and
+#                         `python`, not run by default)
 #   BENCH_TMP=/dev/shm    where files are written (tmpfs: the client is measured, not the disk)
 #   BENCH_PREFETCH=16     the SDK's list prefetch
 #   BENCH_EXPORT_TABULAR=1  the export's second part, against the local api-tabular
@@ -25,11 +29,13 @@
 #   BENCH_TABULAR_RID=10000000-0000-4000-8000-000000000005  the resource it exports
 #   BENCH_TABULAR_SORT=montant:desc  the sorted export's `--sort`
 #   BENCH_BUILD=1         0: use the release binaries already built (e.g. under a shared build lock)
+#                         and, for `python`, the newest wheel in target/wheels
 #   BENCH_SQL_RID=10000000-0000-4000-8000-000000000023  the SQL scenario's 300,000-row resource
 #   BENCH_SQL_CLIENT_REPS=$BENCH_REPS  runs of the Python peer of the SQL scenario
 #   BENCH_SQL_CLIENT_SECONDS=120  its time limit: it reads api-tabular's default pages
 #                         of 20 rows (15,000 requests, more than 10 minutes here); a run
-#                         stopped there reports the rows it read (a lower bound of its time)
+#                         stopped there reports the rows it read (a lower bound of its time);
+#                         the Python scenario's datagouv-client `rows()` peer takes both too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -85,6 +91,24 @@ benches/.venv/bin/pip install -q --disable-pip-version-check \
   -r benches/datagouv-bench/python/requirements.txt >>"$log" 2>&1
 py=benches/.venv/bin/python
 peers=benches/datagouv-bench/python/peers.py
+
+# The Python scenario's own peer: datagouv_rs, the release wheel of crates/datagouv-py
+# (maturin, pinned in requirements.txt), installed over any earlier one.
+if wants python; then
+  wheels=$target_dir/wheels
+  if [ "${BENCH_BUILD:-1}" = 1 ]; then
+    say "building the release wheel of datagouv_rs (maturin build --release; DataFusion is in it: minutes)"
+    benches/.venv/bin/maturin build --release -m crates/datagouv-py/Cargo.toml -o "$wheels" >>"$log" 2>&1 \
+      || { say "maturin build failed (see $log)"; exit 1; }
+  fi
+  wheel=$(ls -t "$wheels"/datagouv_rs-*.whl 2>/dev/null | head -n 1 || true)
+  [ -n "$wheel" ] || { say "no datagouv_rs wheel in $wheels (run with BENCH_BUILD=1, or maturin build --release -m crates/datagouv-py/Cargo.toml -o $wheels)"; exit 1; }
+  say "datagouv_rs: $(basename "$wheel") ($(( $(stat -c %s "$wheel") / 1024 / 1024 )) MiB)"
+  benches/.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel" >>"$log" 2>&1 \
+    || { say "pip install $wheel failed (see $log)"; exit 1; }
+  "$py" -c 'import datagouv_rs; datagouv_rs.Client' 2>>"$log" \
+    || { say "datagouv_rs does not import from $wheel (see $log)"; exit 1; }
+fi
 
 # ---- servers ----------------------------------------------------------------
 work=$(mktemp -d "$tmp_root/datagouv-bench.XXXXXX")
@@ -293,6 +317,15 @@ for rep in $(seq "$reps"); do
     measure list requests "$rep" "" "$py" "$peers" requests list "$url20"
     MOVED=pages=200 measure list curl "$rep" "" curl -sSf --parallel --parallel-max 16 -K "$work/list.curl"
   fi
+  if wants python; then
+    # The same list from Python: datagouv_rs's iterator (its default prefetch,
+    # then for information the SDK peer's), datagouv-client's
+    # get_all_from_api_query, and the Rust SDK (the `list` scenario's sdk peer).
+    measure python_list rs-python "$rep" "" "$py" "$peers" rs-python list "$url20"
+    measure python_list rs-python-prefetch "$rep" "" "$py" "$peers" rs-python list "$url20" --prefetch "$prefetch"
+    measure python_list client "$rep" "" "$py" "$peers" client list "$url20"
+    measure python_list sdk "$rep" "" "$bin/bench-sdk" list --url "$url20" --prefetch "$prefetch"
+  fi
   if wants export; then
     measure export sdk-seq "$rep" "$work/out.csv" "$bin/bench-sdk" export --url "$url" --out "$work/out.csv" --parallel 1
     measure export sdk "$rep" "$work/out.csv" "$bin/bench-sdk" export --url "$url" --out "$work/out.csv"
@@ -400,6 +433,22 @@ PY
     if [ "$rep" -le "$sql_client_reps" ]; then
       measure sql client "$rep" "" "$py" "$peers" client sql "$tab_url" --rid "$sql_rid" --max-seconds "$sql_client_seconds"
     fi
+  done
+fi
+
+# ---- Python: 300,000 rows into pandas (issue 24) ----------------------------------------
+# The SQL scenario's resource into a pandas DataFrame: datagouv_rs's `client.rows(rid)
+# .to_pandas()` (every row, Arrow, then pandas) vs datagouv-client's `rows()` into
+# `pandas.DataFrame` (20-row pages: bounded as in the SQL scenario, a lower bound when
+# stopped); for information, the Rust SDK's Parquet export of the same rows.
+if wants python; then
+  start_tabular
+  for rep in $(seq "$reps"); do
+    measure python_rows rs-python "$rep" "" "$py" "$peers" rs-python rows "$tab_url" --rid "$sql_rid"
+    if [ "$rep" -le "$sql_client_reps" ]; then
+      measure python_rows client "$rep" "" "$py" "$peers" client rows "$tab_url" --rid "$sql_rid" --max-seconds "$sql_client_seconds"
+    fi
+    measure python_rows sdk-parquet "$rep" "$work/out.parquet" "$bin/bench-sdk" export --url "$tab_url" --rid "$sql_rid" --out "$work/out.parquet" --format parquet
   done
 fi
 

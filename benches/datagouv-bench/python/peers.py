@@ -1,8 +1,10 @@
 """The Python peers of the benchmark, one scenario per run, against the bench server.
 
     python peers.py client   list|download|upload|sync URL [--out FILE|DIR] [--file FILE]
-    python peers.py client   sql TABULAR_URL --rid RID [--out FILE]
+    python peers.py client   sql|rows TABULAR_URL --rid RID [--out FILE] [--max-seconds S]
     python peers.py requests list|export|download|upload URL [--out FILE] [--file FILE]
+    python peers.py rs-python list URL [--prefetch N]
+    python peers.py rs-python rows TABULAR_URL --rid RID
 
 `client` is the official Python client, datagouv-client 0.5.1, used through its public
 API as its README shows (`Client.get_all_from_api_query`, `Resource.download`,
@@ -14,12 +16,19 @@ exits with status 3 ("not supported"). Its `sql` scenario is the analyst's path 
 (issue 23): `Resource.rows()` (JSON pages of the API's default size, following
 `links.next`) into a pandas DataFrame, then `groupby("region")` with count, sum, mean,
 min and max of `montant`; its Tabular URL is pointed at the local api-tabular. `--out`
-writes the groups as CSV (the harness compares them with `datagouv sql`'s).
+writes the groups as CSV (the harness compares them with `datagouv sql`'s). Its `rows`
+scenario is the same read into a pandas DataFrame, without the `groupby` (issue 24).
 
 `requests` is a plain loop as in the APIs' own examples: `requests.get` page after
 page following `next_page`; `stream=True` and `iter_content(8192)` for files; the
 export in `__id` windows of 50,000 rows (the Tabular API refuses more in one
 answer), the header kept once; `files={"file": ...}` for an upload.
+
+`rs-python` is ours from Python, `datagouv_rs` (crates/datagouv-py, issue 24), used as
+its README shows: `Client(main_url=…)` and its lazy iterator `client.datasets(page_size=100)`
+for the list (the same count as `client`'s: datasets and their resources; `--prefetch N`
+passes `prefetch=N`, else the iterator's default); for `rows`,
+`client.rows(rid).to_pandas()` (every row, past the API's cap, as Arrow, then pandas).
 
 Prints `seconds=… peak_rss_mb=…` and what was moved.
 """
@@ -86,8 +95,9 @@ def client_sync(url, args):
     return f"files={len(files)} bytes={sum(f.stat().st_size for f in files)}"
 
 
-def client_sql(url, args):
-    import pandas as pd
+def client_rows_read(url, args):
+    """datagouv-client's `Resource.rows()` of `args.rid` on the api-tabular at `url`, read
+    into a list; `(rows, partial)`, partial when stopped at `--max-seconds`."""
     from datagouv import Client, Resource
 
     client = Client("www", verbose=False)
@@ -100,16 +110,35 @@ def client_sql(url, args):
     # Fixed to production's Tabular API otherwise.
     resource.tabular_api_url = f"{url}/api/resources/{args.rid}/"
     rows = resource.rows()
-    if args.max_seconds:
-        # A bounded run: the rows read in that time (the harness reports a
-        # lower bound of the whole run's time, never an extrapolation).
-        deadline = time.perf_counter() + args.max_seconds
-        kept = []
-        for row in rows:
-            kept.append(row)
-            if time.perf_counter() > deadline:
-                return f"rows={len(kept)} partial=1"
-        rows = kept
+    if not args.max_seconds:
+        return rows, False
+    # A bounded run: the rows read in that time (the harness reports a lower
+    # bound of the whole run's time, never an extrapolation).
+    deadline = time.perf_counter() + args.max_seconds
+    kept = []
+    for row in rows:
+        kept.append(row)
+        if time.perf_counter() > deadline:
+            return kept, True
+    return kept, False
+
+
+def client_rows(url, args):
+    import pandas as pd
+
+    rows, partial = client_rows_read(url, args)
+    if partial:
+        return f"rows={len(rows)} partial=1"
+    frame = pd.DataFrame(rows)
+    return f"rows={len(frame)} columns={len(frame.columns)}"
+
+
+def client_sql(url, args):
+    import pandas as pd
+
+    rows, partial = client_rows_read(url, args)
+    if partial:
+        return f"rows={len(rows)} partial=1"
     frame = pd.DataFrame(rows)
     groups = frame.groupby("region")["montant"].agg(["count", "sum", "mean", "min", "max"])
     if args.out:
@@ -120,6 +149,26 @@ def client_sql(url, args):
                     f"{region},{int(row['count'])},{row['sum']!r},{row['mean']!r},{row['min']!r},{row['max']!r}\n"
                 )
     return f"rows={len(frame)} groups={len(groups)}"
+
+
+def rs_python_list(url, args):
+    import datagouv_rs
+
+    client = datagouv_rs.Client(main_url=url)
+    options = {} if args.prefetch is None else {"prefetch": args.prefetch}
+    items = resources = 0
+    for dataset in client.datasets(page_size=100, **options):
+        items += 1
+        resources += len(dataset.resources)
+    return f"items={items} resources={resources}"
+
+
+def rs_python_rows(url, args):
+    import datagouv_rs
+
+    client = datagouv_rs.Client(main_url=url, tabular_url=url)
+    frame = client.rows(args.rid).to_pandas()
+    return f"rows={len(frame)} columns={len(frame.columns)}"
 
 
 def requests_list(url, args):
@@ -194,22 +243,26 @@ SCENARIOS = {
     ("client", "upload"): client_upload,
     ("client", "sync"): client_sync,
     ("client", "sql"): client_sql,
+    ("client", "rows"): client_rows,
     ("requests", "list"): requests_list,
     ("requests", "export"): requests_export,
     ("requests", "download"): requests_download,
     ("requests", "upload"): requests_upload,
+    ("rs-python", "list"): rs_python_list,
+    ("rs-python", "rows"): rs_python_rows,
 }
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("peer", choices=["client", "requests"])
-    parser.add_argument("scenario", choices=["list", "export", "download", "upload", "sync", "sql"])
+    parser.add_argument("peer", choices=["client", "requests", "rs-python"])
+    parser.add_argument("scenario", choices=["list", "export", "download", "upload", "sync", "sql", "rows"])
     parser.add_argument("url")
     parser.add_argument("--out")
     parser.add_argument("--file")
     parser.add_argument("--rid")
     parser.add_argument("--max-seconds", type=float)
+    parser.add_argument("--prefetch", type=int)
     args = parser.parse_args()
     run = SCENARIOS.get((args.peer, args.scenario))
     if run is None:

@@ -1,5 +1,5 @@
 """Turns scripts/bench.sh's raw runs (results.tsv) into the Markdown tables of
-medians and ratios against the targets of issues 8 and 15.
+medians and ratios against the targets of issues 8, 15, 23 and 24.
 
     python3 report.py target/bench/results.tsv [--checks target/bench/checks.tsv]
         [--prefetch 16] [--tmp /dev/shm]
@@ -43,6 +43,18 @@ SQL_PEERS = [
     ("export", "`datagouv tabular export` of the same rows (CSV)"),
     ("client", "datagouv-client 0.5.1 `rows()` + pandas `groupby`"),
 ]
+# The Python scenario (issue 24): datagouv_rs vs datagouv-client vs the Rust SDK.
+PYTHON_PEERS = [
+    ("rs-python", "datagouv_rs (Python)"),
+    ("rs-python-prefetch", "datagouv_rs, the SDK's prefetch"),
+    ("client", "datagouv-client 0.5.1"),
+    ("sdk", "datagouv (Rust)"),
+    ("sdk-parquet", "datagouv (Rust), Parquet export"),
+]
+PYTHON_SCENARIOS = {
+    "python_list": "list 20,000 datasets (200 pages of 100, 20 ms per answer)",
+    "python_rows": "300,000 rows of api-tabular into a pandas DataFrame",
+}
 EXPORTS = {
     "export": "bench server (CSV, 1.0 GB)",
     "export_tabular": "local api-tabular 0.4.1",
@@ -148,7 +160,7 @@ def main():
     parser.add_argument("--tmp", default="?")
     args = parser.parse_args()
     runs = load(args.results)
-    reps = max((len(v) for (s, _), v in runs.items() if s in SCENARIOS or s in EXPORTS or s == "sql"), default=0)
+    reps = max((len(v) for (s, _), v in runs.items() if s in SCENARIOS or s in EXPORTS or s in PYTHON_SCENARIOS or s == "sql"), default=0)
 
     out = []
     out.append(
@@ -181,6 +193,19 @@ def main():
         for peer, title in SQL_PEERS:
             if ("sql", peer) in runs:
                 out.append(f"| {title} | {cell(runs[('sql', peer)])} | {moved(runs[('sql', peer)])} |")
+
+    shown = [s for s in PYTHON_SCENARIOS if any((s, p) in runs for p, _ in PYTHON_PEERS)]
+    if shown:
+        peers = [(p, title) for p, title in PYTHON_PEERS if any((s, p) in runs for s in shown)]
+        out.append("")
+        out.append("| Python (issue 24) | " + " | ".join(title for _, title in peers) + " | moved (datagouv_rs) |")
+        out.append("| --- | " + " | ".join("---" for _ in peers) + " | --- |")
+        for scenario in shown:
+            cells = [cell(runs[(scenario, p)]) if (scenario, p) in runs else "" for p, _ in peers]
+            out.append(
+                f"| {PYTHON_SCENARIOS[scenario]} | " + " | ".join(cells)
+                + f" | {moved(runs.get((scenario, 'rs-python'), []))} |"
+            )
 
     checks = []
 
@@ -285,6 +310,40 @@ def main():
             checks.append(
                 (name, "≤ 1.5× curl --parallel's time (goal 1.3×)", f"{ratio:.2f}× ({sdk:.2f} s vs {curl_list:.2f} s)", ratio <= 1.5)
             )
+    py_list, py_client_list, py_sdk_list = (t("python_list", p) for p in ("rs-python", "client", "sdk"))
+    if py_list and py_client_list:
+        ratio = py_client_list / py_list
+        checks.append(
+            ("python list", "datagouv_rs ≥ 10× faster than datagouv-client `get_all_from_api_query`",
+             f"{ratio:.1f}× faster ({py_list:.2f} s vs {py_client_list:.2f} s)", ratio >= 10)
+        )
+    if py_list and py_sdk_list:
+        ratio = py_list / py_sdk_list
+        checks.append(
+            ("python list", f"datagouv_rs ≤ 1.15× the Rust SDK's time (SDK prefetch {args.prefetch})",
+             f"{ratio:.2f}× ({py_list:.2f} s vs {py_sdk_list:.2f} s)", ratio <= 1.15)
+        )
+    py_list_prefetch = t("python_list", "rs-python-prefetch")
+    if py_list_prefetch and py_sdk_list:
+        checks.append(
+            ("python list", f"(for information) datagouv_rs with `prefetch={args.prefetch}`, the Rust SDK's, vs the Rust SDK",
+             f"{py_list_prefetch / py_sdk_list:.2f}× ({py_list_prefetch:.2f} s)", None)
+        )
+    py_rows, py_client_rows, py_parquet = (t("python_rows", p) for p in ("rs-python", "client", "sdk-parquet"))
+    if py_rows and py_client_rows:
+        ratio = py_client_rows / py_rows
+        partial = any("partial=" in r["moved"] for r in ok(runs.get(("python_rows", "client"), [])))
+        bound = "≥ " if partial else ""
+        note = ", stopped at its time limit before reading every row" if partial else ""
+        checks.append(
+            ("python rows", "datagouv_rs `rows().to_pandas()` ≥ 20× faster than datagouv-client `rows()` into pandas",
+             f"{bound}{ratio:.1f}× faster ({py_rows:.2f} s vs {bound}{py_client_rows:.2f} s{note})", ratio >= 20)
+        )
+    if py_rows and py_parquet:
+        checks.append(
+            ("python rows", "(for information) vs the Rust SDK's Parquet export of the same rows",
+             f"{py_rows / py_parquet:.2f}× its time ({py_parquet:.2f} s)", None)
+        )
     first, rerun, client_sync = (t("sync", p) for p in ("sdk-first", "sdk-rerun", "client"))
     if rerun and client_sync:
         ratio = client_sync / rerun
@@ -356,7 +415,7 @@ def main():
         )
 
     out.append("")
-    out.append("| scenario | target (issues 8, 15, 23) | measured | |")
+    out.append("| scenario | target (issues 8, 15, 23, 24) | measured | |")
     out.append("| --- | --- | --- | --- |")
     for scenario, target, measured, met in checks:
         out.append(f"| {scenario} | {target} | {measured} | {'' if met is None else verdict(met)} |")
