@@ -8,7 +8,7 @@ use pyo3::{
     prelude::*,
 };
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::{
     collections::VecDeque,
     sync::{
@@ -30,16 +30,16 @@ include!(concat!(env!("OUT_DIR"), "/list_parameters.rs"));
 #[derive(Deserialize)]
 struct JsonPage {
     #[serde(default)]
-    data: Vec<Value>,
+    data: Vec<Box<RawValue>>,
     total: Option<u64>,
     page_size: Option<u64>,
     next_page: Option<String>,
 }
 
 impl Page for JsonPage {
-    type Item = Value;
+    type Item = Box<RawValue>;
 
-    fn into_items(self) -> Vec<Value> {
+    fn into_items(self) -> Vec<Box<RawValue>> {
         self.data
     }
 
@@ -161,7 +161,7 @@ impl ListRequest {
 /// The state shared by an iterator and the tasks reading its pages.
 struct Listing {
     pages: tokio::sync::Mutex<BoxStream<'static, Result<JsonPage, datagouv::Error>>>,
-    buffer: Mutex<VecDeque<Value>>,
+    buffer: Mutex<VecDeque<Box<RawValue>>>,
     /// Items still to give when a limit is set (pages may hold more).
     left: Mutex<Option<usize>>,
     /// The announced total, -1 before the first page.
@@ -186,7 +186,7 @@ impl Listing {
     }
 
     /// The next item already read, if any (counted against the limit).
-    fn pop(&self) -> Option<Value> {
+    fn pop(&self) -> Option<Box<RawValue>> {
         let mut left = self.left.lock().expect("not poisoned");
         if *left == Some(0) {
             return None;
@@ -226,13 +226,12 @@ impl Listing {
         }
     }
 
-    fn to_python(&self, py: Python<'_>, value: Value) -> PyResult<Py<PyAny>> {
+    fn to_python(&self, py: Python<'_>, raw: Box<RawValue>) -> PyResult<Py<PyAny>> {
+        let item = Item::from_text(Box::<str>::from(raw));
         match self.kind {
-            Kind::Dataset => Dataset::create(py, self.shared.clone(), value),
-            Kind::Resource => {
-                Resource::create(py, self.shared.clone(), value, self.dataset.clone())
-            }
-            Kind::Other => Ok(Bound::new(py, Item::new(value))?.into_any().unbind()),
+            Kind::Dataset => Dataset::of(py, self.shared.clone(), item),
+            Kind::Resource => Resource::of(py, self.shared.clone(), item, self.dataset.clone()),
+            Kind::Other => Ok(Bound::new(py, item)?.into_any().unbind()),
         }
     }
 

@@ -130,6 +130,7 @@ impl Client {
         changes: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         let changes = changes_of(changes)?;
+        self.needs_key(py, "update_resource", "PUT", &id)?;
         let shared = self.shared();
         let worker = shared.clone();
         let work = async move {

@@ -5,10 +5,14 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, final
 
+from typing_extensions import disjoint_base
+
 _T = TypeVar("_T", bound="Item")
 _PathLike = str | os.PathLike[str]
 _Filter = str | tuple[str, str, Any]
 _Scalar = str | int | float | bool
+
+__all__ = ["__version__", "Error", "NotFound", "Refused", "InvalidInput", "RateLimited", "Transport", "ServerError", "ChecksumMismatch", "FileError", "ConfigError", "Client", "Item", "Dataset", "Resource", "ItemIterator", "AsyncItemIterator", "Rows", "RowIterator", "AsyncRowIterator"]
 
 __version__: str
 
@@ -49,22 +53,26 @@ class FileError(Error):
 class ConfigError(Error):
     """The client settings are wrong (an unknown environment, a bad URL, a bad config file)."""
 
+@disjoint_base
 class Item(Mapping[str, Any]):
     """One object of the catalog, as the server sent it: fields as attributes (`item.title`) or keys
     (`item["title"]`); nested objects are Items too. `to_dict()` gives plain dicts and lists."""
 
     def __getattr__(self, name: str) -> Any: ...
-    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: str, /) -> Any: ...
     def __iter__(self) -> Iterator[str]: ...
     def __len__(self) -> int: ...
-    def __contains__(self, key: object) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        """The field `key`, or `default`."""
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain Python values (dicts, lists, str, int, float, bool, None)."""
     def to_json(self) -> str:
         """The fields as JSON text."""
 
+@final
 class Dataset(Item):
     """A dataset (Main API)."""
 
@@ -72,6 +80,7 @@ class Dataset(Item):
     def resources(self) -> list[Resource]:
         """The dataset's resources (files and links), with their dataset known."""
 
+@final
 class Resource(Item):
     """A resource: a file or link of a dataset."""
 
@@ -85,10 +94,10 @@ class Resource(Item):
     def rows(
         self,
         *,
-        filters: Sequence[_Filter] = (),
+        filters: Sequence[_Filter] = ...,
         where: str | None = None,
-        sort: Sequence[str] = (),
-        columns: Sequence[str] = (),
+        sort: Sequence[str] = ...,
+        columns: Sequence[str] = ...,
         limit: int | None = None,
     ) -> Rows:
         """The resource's rows (Tabular API), as `Client.rows`."""
@@ -157,8 +166,8 @@ class Client:
     `env` picks the URLs ("prod" or "demo"); a URL given here wins. `api_key` is sent to
     data.gouv.fr's own hosts only, for writes. Every call has an `…_async` twin."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         env: Literal["prod", "demo"] = "prod",
         *,
         main_url: str | None = None,
@@ -166,7 +175,7 @@ class Client:
         metrics_url: str | None = None,
         api_key: str | None = None,
         cache_dir: _PathLike | None = None,
-    ) -> None: ...
+    ) -> Client: ...
     @staticmethod
     def from_env(config: _PathLike | None = None) -> Client:
         """A client set as the `datagouv` command line is: DATAGOUV_ENV, DATAGOUV_MAIN_URL,
@@ -259,9 +268,9 @@ class Client:
         self,
         title: str,
         *,
-        description: str = "",
+        description: str = ...,
         organization: str | None = None,
-        tags: Sequence[str] = (),
+        tags: Sequence[str] = ...,
         license: str | None = None,
         frequency: str | None = None,
     ) -> Dataset: ...
@@ -269,9 +278,9 @@ class Client:
         self,
         title: str,
         *,
-        description: str = "",
+        description: str = ...,
         organization: str | None = None,
-        tags: Sequence[str] = (),
+        tags: Sequence[str] = ...,
         license: str | None = None,
         frequency: str | None = None,
     ) -> Dataset: ...
@@ -298,8 +307,8 @@ class Client:
         self,
         dir: _PathLike,
         *,
-        datasets: Sequence[str] = (),
-        organizations: Sequence[str] = (),
+        datasets: Sequence[str] = ...,
+        organizations: Sequence[str] = ...,
         q: str | None = None,
         delete: bool = False,
         dry_run: bool = False,
@@ -313,8 +322,8 @@ class Client:
         self,
         dir: _PathLike,
         *,
-        datasets: Sequence[str] = (),
-        organizations: Sequence[str] = (),
+        datasets: Sequence[str] = ...,
+        organizations: Sequence[str] = ...,
         q: str | None = None,
         delete: bool = False,
         dry_run: bool = False,
@@ -327,10 +336,10 @@ class Client:
         self,
         resource: str,
         *,
-        filters: Sequence[_Filter] = (),
+        filters: Sequence[_Filter] = ...,
         where: str | None = None,
-        sort: Sequence[str] = (),
-        columns: Sequence[str] = (),
+        sort: Sequence[str] = ...,
+        columns: Sequence[str] = ...,
         limit: int | None = None,
     ) -> Rows:
         """A resource's rows, every one of them (past the API's cap). `filters` as the CLI writes
@@ -340,19 +349,19 @@ class Client:
         self,
         resource: str,
         *,
-        filters: Sequence[_Filter] = (),
+        filters: Sequence[_Filter] = ...,
         where: str | None = None,
-        sort: Sequence[str] = (),
-        columns: Sequence[str] = (),
+        sort: Sequence[str] = ...,
+        columns: Sequence[str] = ...,
         limit: int | None = None,
     ) -> Rows: ...
     def metrics(
         self,
         model: str,
         *,
-        filters: Sequence[_Filter] = (),
-        sort: Sequence[str] = (),
-        columns: Sequence[str] = (),
+        filters: Sequence[_Filter] = ...,
+        sort: Sequence[str] = ...,
+        columns: Sequence[str] = ...,
         limit: int | None = None,
     ) -> Rows:
         """A Metrics API model's rows (site, datasets, organizations, reuses, resources, …)."""
@@ -360,9 +369,9 @@ class Client:
         self,
         model: str,
         *,
-        filters: Sequence[_Filter] = (),
-        sort: Sequence[str] = (),
-        columns: Sequence[str] = (),
+        filters: Sequence[_Filter] = ...,
+        sort: Sequence[str] = ...,
+        columns: Sequence[str] = ...,
         limit: int | None = None,
     ) -> Rows: ...
     def sql(self, query: str) -> Rows:
@@ -375,10 +384,10 @@ class Client:
         path: _PathLike,
         *,
         format: Literal["csv", "json", "parquet"] | None = None,
-        filters: Sequence[_Filter] = (),
+        filters: Sequence[_Filter] = ...,
         where: str | None = None,
-        sort: Sequence[str] = (),
-        columns: Sequence[str] = (),
+        sort: Sequence[str] = ...,
+        columns: Sequence[str] = ...,
         resume: bool = True,
     ) -> dict[str, Any]:
         """Writes every matching row to `path` (format from `format` or the extension), under a
@@ -389,9 +398,9 @@ class Client:
         path: _PathLike,
         *,
         format: Literal["csv", "json", "parquet"] | None = None,
-        filters: Sequence[_Filter] = (),
+        filters: Sequence[_Filter] = ...,
         where: str | None = None,
-        sort: Sequence[str] = (),
-        columns: Sequence[str] = (),
+        sort: Sequence[str] = ...,
+        columns: Sequence[str] = ...,
         resume: bool = True,
     ) -> dict[str, Any]: ...
