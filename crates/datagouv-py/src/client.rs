@@ -46,40 +46,32 @@ impl Shared {
 
     /// Downloads a resource's file, verified, to `path` (default: the
     /// current folder, under the file's name).
-    pub(crate) fn download(
+    pub(crate) async fn download(
         self: Arc<Self>,
         rid: String,
         path: Option<PathBuf>,
         resume: bool,
-    ) -> impl Future<Output = Result<PathBuf, Failure>> + Send + 'static {
-        async move {
-            let path = path.unwrap_or_else(|| PathBuf::from("./"));
-            let mut options = DownloadOptions::default();
-            if resume {
-                options = options.resumable();
-            }
-            let summary = self
-                .sdk
-                .download(DownloadSource::Resource(rid), &path, options)
-                .await?;
-            Ok(summary.path.unwrap_or(path))
+    ) -> Result<PathBuf, Failure> {
+        let path = path.unwrap_or_else(|| PathBuf::from("./"));
+        let mut options = DownloadOptions::default();
+        if resume {
+            options = options.resumable();
         }
+        let summary = self
+            .sdk
+            .download(DownloadSource::Resource(rid), &path, options)
+            .await?;
+        Ok(summary.path.unwrap_or(path))
     }
 
     /// A JSON object by its path below the Main API root (v1 or v2).
-    fn get_json(
-        self: Arc<Self>,
-        path: String,
-        v2: bool,
-    ) -> impl Future<Output = Result<Value, Failure>> + Send {
-        async move {
-            let response = if v2 {
-                self.sdk.raw_v2(reqwest::Method::GET, &path, None).await?
-            } else {
-                self.sdk.raw(reqwest::Method::GET, &path, None).await?
-            };
-            json_body(response).await
-        }
+    async fn get_json(self: Arc<Self>, path: String, v2: bool) -> Result<Value, Failure> {
+        let response = if v2 {
+            self.sdk.raw_v2(reqwest::Method::GET, &path, None).await?
+        } else {
+            self.sdk.raw(reqwest::Method::GET, &path, None).await?
+        };
+        json_body(response).await
     }
 
     /// The dataset of a resource, asked with one v2 request.

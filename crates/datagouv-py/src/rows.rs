@@ -37,7 +37,7 @@ pub(crate) struct Batches {
 enum Source {
     /// A Tabular resource or a Metrics model.
     Query {
-        query: Query,
+        query: Box<Query>,
         columns: Vec<String>,
         limit: Option<u64>,
     },
@@ -121,7 +121,7 @@ impl RowsArgs {
             query = query.columns(self.columns.clone());
         }
         Source::Query {
-            query,
+            query: Box::new(query),
             columns: self.columns,
             limit: self.limit,
         }

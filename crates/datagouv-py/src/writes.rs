@@ -289,6 +289,7 @@ fn no_dataset(id: &str) -> Failure {
 impl Client {
     /// Creates a dataset (a draft: private until published).
     #[pyo3(signature = (title, *, description = String::new(), organization = None, tags = Vec::new(), license = None, frequency = None))]
+    #[allow(clippy::too_many_arguments)]
     fn create_dataset(
         &self,
         py: Python<'_>,
@@ -315,6 +316,7 @@ impl Client {
 
     /// The async twin of `create_dataset`.
     #[pyo3(signature = (title, *, description = String::new(), organization = None, tags = Vec::new(), license = None, frequency = None))]
+    #[allow(clippy::too_many_arguments)]
     fn create_dataset_async(
         &self,
         py: Python<'_>,
@@ -527,6 +529,7 @@ impl Client {
 
     /// The async twin of `rows`.
     #[pyo3(signature = (resource, *, filters = Vec::new(), r#where = None, sort = Vec::new(), columns = Vec::new(), limit = None))]
+    #[allow(clippy::too_many_arguments)]
     fn rows_async(
         &self,
         py: Python<'_>,
