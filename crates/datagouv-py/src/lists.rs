@@ -26,6 +26,9 @@ use crate::{
 
 include!(concat!(env!("OUT_DIR"), "/list_parameters.rs"));
 
+/// The most pages a list may request ahead of its reader.
+const MAX_PREFETCH: usize = 64;
+
 /// One page of a Main API list, its items kept as JSON.
 #[derive(Deserialize)]
 struct JsonPage {
@@ -110,6 +113,12 @@ impl ListRequest {
                     accepted.join(", ")
                 )));
             }
+        }
+        if self.prefetch > MAX_PREFETCH {
+            return Err(invalid_input(format!(
+                "prefetch {} is out of range: use 0 to {MAX_PREFETCH} pages ahead",
+                self.prefetch
+            )));
         }
         if !(1..=1000).contains(&self.page_size) {
             return Err(invalid_input(format!(

@@ -100,6 +100,22 @@ def test_a_bad_group_and_a_bad_sort_are_refused_before_any_request(
     assert recorder.requests == []
 
 
+def test_bad_list_arguments_are_refused_before_any_request(
+    datagouv_rs: Any, recorder: Recorder
+) -> None:
+    client = datagouv_rs.Client(main_url=recorder.url + "/api/1")
+    for kwargs, named in (
+        ({"no_such_filter": "x"}, "no_such_filter"),
+        ({"page_size": 0}, "page_size"),
+        ({"prefetch": 1_000_000}, "prefetch"),
+    ):
+        for make in (client.datasets, client.datasets_async):
+            with pytest.raises(datagouv_rs.InvalidInput) as raised:
+                make(**kwargs)
+            assert named in raised.value.message and raised.value.status is None, raised.value
+    assert recorder.requests == []
+
+
 def test_an_id_stays_in_its_path_segment(client: Any, stack: Stack, datagouv_rs: Any) -> None:
     # With the user's key, `/api/1/me/` would answer the user: a path made of the id must never get there.
     for id in ("../me", "../../1/me", "x/../../me", "..%2Fme"):
