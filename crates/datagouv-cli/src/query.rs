@@ -3,7 +3,7 @@
 //! bar.
 
 use datagouv::{
-    Aggregate, Client, Condition, ExportFormat, ExportOptions, Filter, Op, Order, Query, SyntaxKind,
+    Aggregate, Client, Condition, ExportFormat, ExportOptions, Filter, Order, Query, SyntaxKind,
 };
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -44,26 +44,18 @@ fn syntax_error(error: datagouv::SyntaxError) -> CliError {
     let hint = match &error.kind {
         SyntaxKind::Filter => FILTER_HINT.to_owned(),
         SyntaxKind::Group => GROUP_HINT.to_owned(),
-        SyntaxKind::ListInGroup { column, op } => {
-            let op = op.name();
-            let each = if op == Op::In.name() {
-                format!("or({column}__exact=A, {column}__exact=B)")
-            } else {
-                format!("and({column}__differs=A, {column}__differs=B)")
-            };
-            format!(
-                "write one condition per value, {each}, or give the list to --filter {column}__{op}=A,B"
-            )
-        }
+        SyntaxKind::ListInGroup { column, op } => format!(
+            "write one condition per value, {}, or give the list to --filter {column}__{}=A,B",
+            error.kind.per_value_group().unwrap_or_default(),
+            op.name()
+        ),
         SyntaxKind::Sort {
             column: Some(column),
-        } => {
-            let text = error.message.split('`').nth(1).unwrap_or_default();
-            format!(
-                "write --sort {column}:asc or --sort {column}:desc (a column whose name holds `:` takes its order \
-                 too: --sort {text}:asc)"
-            )
-        }
+            text,
+        } => format!(
+            "write --sort {column}:asc or --sort {column}:desc (a column whose name holds `:` takes its order \
+             too: --sort {text}:asc)"
+        ),
         _ => "write --sort column:asc or --sort column:desc".to_owned(),
     };
     CliError::usage(error.message).with_hint(hint)
@@ -556,6 +548,7 @@ fn progress_bar() -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datagouv::Op;
 
     fn describe(filter: &Filter) -> String {
         format!("{}__{}", filter.column(), filter.op().name())

@@ -133,17 +133,14 @@ pub async fn run(client: &Client, args: SyncArgs, output: &Output) -> Result<(),
 
 /// The summary as JSON (`--json`, and the last line of `--jsonl`).
 fn summary_json(summary: &SyncSummary, dry_run: bool) -> Value {
-    json!({
-        "dry_run": dry_run,
-        "new": summary.new,
-        "updated": summary.updated,
-        "unchanged": summary.unchanged,
-        "deleted": summary.deleted,
-        "gone": summary.gone,
-        "failed": summary.failed,
-        "to_check": summary.to_check,
-        "bytes": summary.bytes,
-    })
+    let mut document = json!({ "dry_run": dry_run });
+    if let (Some(fields), Value::Object(counts)) = (
+        document.as_object_mut(),
+        serde_json::to_value(summary).expect("a summary serialises"),
+    ) {
+        fields.extend(counts);
+    }
+    document
 }
 
 /// One event as JSON (`--jsonl`, and the files of `--json`); none for

@@ -257,6 +257,43 @@ impl Client {
         self.run(py, sync, work, convert)
     }
 
+    fn resource_call(&self, py: Python<'_>, sync: bool, id: String) -> PyResult<Py<PyAny>> {
+        let shared = self.shared.clone();
+        let work = shared.clone().resource_with_dataset(id);
+        self.run(py, sync, work, move |py, (value, dataset)| {
+            Resource::create(py, shared, value, dataset)
+        })
+    }
+
+    fn me_call(&self, py: Python<'_>, sync: bool) -> PyResult<Py<PyAny>> {
+        let work = self.shared.clone().get_json("/me/".into(), false);
+        self.run(py, sync, work, |py, value| Item::new(value).into_py_any(py))
+    }
+
+    /// The list of a dataset's resources (API v2).
+    fn resources_request(
+        dataset: &str,
+        q: Option<String>,
+        page_size: u64,
+        limit: Option<usize>,
+        prefetch: usize,
+    ) -> PyResult<ListRequest> {
+        let segment =
+            datagouv::path_segment(dataset).map_err(|e| Failure::from(e).into_pyerr_now())?;
+        Client::list_request(
+            "resources",
+            format!("/datasets/{segment}/resources/"),
+            true,
+            Kind::Resource,
+            q,
+            page_size,
+            limit,
+            prefetch,
+            None,
+            Some(dataset.to_owned()),
+        )
+    }
+
     /// A list request for a family.
     #[allow(clippy::too_many_arguments)]
     fn list_request(
@@ -590,40 +627,22 @@ impl Client {
 
     /// A resource by id (its dataset found with one request).
     fn resource(&self, py: Python<'_>, id: String) -> PyResult<Py<PyAny>> {
-        let shared = self.shared.clone();
-        self.call(
-            py,
-            shared.clone().resource_with_dataset(id),
-            move |py, (value, dataset)| Resource::create(py, shared, value, dataset),
-        )
+        self.resource_call(py, true, id)
     }
 
     /// The async twin of `resource`.
-    fn resource_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        let shared = self.shared.clone();
-        awaitable(
-            py,
-            shared.clone().resource_with_dataset(id),
-            move |py, (value, dataset)| Resource::create(py, shared, value, dataset),
-        )
+    fn resource_async(&self, py: Python<'_>, id: String) -> PyResult<Py<PyAny>> {
+        self.resource_call(py, false, id)
     }
 
     /// The user of the API key.
     fn me(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.call(
-            py,
-            self.shared.clone().get_json("/me/".into(), false),
-            |py, value| Item::new(value).into_py_any(py),
-        )
+        self.me_call(py, true)
     }
 
     /// The async twin of `me`.
-    fn me_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(
-            py,
-            self.shared.clone().get_json("/me/".into(), false),
-            |py, value| Item::new(value).into_py_any(py),
-        )
+    fn me_async(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.me_call(py, false)
     }
 
     /// A dataset's resources.
@@ -636,22 +655,7 @@ impl Client {
         limit: Option<usize>,
         prefetch: usize,
     ) -> PyResult<ItemIterator> {
-        let path = format!(
-            "/datasets/{}/resources/",
-            datagouv::path_segment(dataset).map_err(|e| Failure::from(e).into_pyerr_now())?
-        );
-        let request = Client::list_request(
-            "resources",
-            path,
-            true,
-            Kind::Resource,
-            q,
-            page_size,
-            limit,
-            prefetch,
-            None,
-            Some(dataset.to_owned()),
-        )?;
+        let request = Client::resources_request(dataset, q, page_size, limit, prefetch)?;
         ItemIterator::new(self.shared.clone(), request)
     }
 
@@ -665,22 +669,7 @@ impl Client {
         limit: Option<usize>,
         prefetch: usize,
     ) -> PyResult<AsyncItemIterator> {
-        let path = format!(
-            "/datasets/{}/resources/",
-            datagouv::path_segment(dataset).map_err(|e| Failure::from(e).into_pyerr_now())?
-        );
-        let request = Client::list_request(
-            "resources",
-            path,
-            true,
-            Kind::Resource,
-            q,
-            page_size,
-            limit,
-            prefetch,
-            None,
-            Some(dataset.to_owned()),
-        )?;
+        let request = Client::resources_request(dataset, q, page_size, limit, prefetch)?;
         AsyncItemIterator::new(self.shared.clone(), request)
     }
 }

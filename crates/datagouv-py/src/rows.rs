@@ -3,7 +3,7 @@
 //! with conversions to pyarrow, pandas and polars, and dict iteration.
 
 use datagouv::{
-    ExportOptions, Filter, Op, Query,
+    ArrowTypes, ExportOptions, Filter, Op, Query,
     arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader},
     arrow_schema::{ArrowError, SchemaRef},
 };
@@ -107,21 +107,27 @@ impl RowsArgs {
         })
     }
 
-    fn apply(self, mut query: Query) -> Source {
-        for filter in self.filters {
-            query = query.with_filter(filter);
+    /// `query` with the filters, group, sorts and columns (what an export
+    /// sends; the limit is the rows' own).
+    pub(crate) fn narrow(&self, mut query: Query) -> Query {
+        for filter in &self.filters {
+            query = query.with_filter(filter.clone());
         }
-        if let Some(condition) = self.condition {
-            query = query.group(condition);
+        if let Some(condition) = &self.condition {
+            query = query.group(condition.clone());
         }
-        for (column, order) in self.sort {
-            query = query.sort(column, order);
+        for (column, order) in &self.sort {
+            query = query.sort(column.clone(), *order);
         }
         if !self.columns.is_empty() {
             query = query.columns(self.columns.clone());
         }
+        query
+    }
+
+    fn apply(self, query: Query) -> Source {
         Source::Query {
-            query: Box::new(query),
+            query: Box::new(self.narrow(query)),
             columns: self.columns,
             limit: self.limit,
         }
@@ -253,11 +259,33 @@ impl Rows {
         }
     }
 
-    /// The Tabular or Metrics query (a SQL query has none).
-    pub(crate) fn query(&self) -> &Query {
-        match &self.source {
-            Source::Query { query, .. } => query,
-            Source::Sql(_) => unreachable!("exports are built from resources"),
+    /// The rows' types: the resource's profile (or a page of a metrics
+    /// model), narrowed to the columns asked.
+    async fn types(query: &Query, columns: &[String]) -> Result<ArrowTypes, Failure> {
+        let types = query.arrow_types().await?;
+        Ok(if columns.is_empty() {
+            types
+        } else {
+            types.select(columns)?
+        })
+    }
+
+    /// The schema alone: no rows are asked for (a SQL query is planned,
+    /// not run).
+    fn schema(
+        &self,
+    ) -> impl std::future::Future<Output = Result<SchemaRef, Failure>> + Send + 'static {
+        let (shared, source) = (self.shared.clone(), self.source.clone());
+        async move {
+            match source {
+                Source::Query { query, columns, .. } => {
+                    Ok(Rows::types(&query, &columns).await?.schema())
+                }
+                Source::Sql(sql) => {
+                    let frame = shared.engine()?.sql(&sql).await?;
+                    Ok(Arc::new(frame.schema().as_arrow().clone()))
+                }
+            }
         }
     }
 
@@ -271,10 +299,7 @@ impl Rows {
                     columns,
                     limit,
                 } => {
-                    let mut types = query.arrow_types().await?;
-                    if !columns.is_empty() {
-                        types = types.select(&columns)?;
-                    }
+                    let types = Rows::types(&query, &columns).await?;
                     let schema = types.schema();
                     let stream = query
                         .record_batches(&types, ExportOptions::default())
@@ -387,8 +412,7 @@ impl Rows {
     /// The column names.
     #[getter]
     fn columns(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let open = self.open();
-        let schema = wait(py, async move { Ok(open.await?.schema) })?;
+        let schema = wait(py, self.schema())?;
         Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
     }
 

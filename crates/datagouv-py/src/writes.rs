@@ -229,18 +229,10 @@ impl Client {
                     _ => {}
                 }
             }
-            let summary = summary.unwrap_or_default();
-            Ok(json!({
-                "new": summary.new,
-                "updated": summary.updated,
-                "unchanged": summary.unchanged,
-                "deleted": summary.deleted,
-                "gone": summary.gone,
-                "failed": summary.failed,
-                "to_check": summary.to_check,
-                "bytes": summary.bytes,
-                "failures": failures,
-            }))
+            let mut report =
+                serde_json::to_value(summary.unwrap_or_default()).expect("a summary serialises");
+            report["failures"] = failures.into();
+            Ok(report)
         };
         self.run(py, sync, work, |py, value| {
             Ok(pythonize::pythonize(py, &value)?.unbind())
@@ -249,8 +241,10 @@ impl Client {
 
     fn export_call(&self, py: Python<'_>, sync: bool, args: ExportArgs) -> PyResult<Py<PyAny>> {
         let format = export_format(args.format.as_deref(), &args.path)?;
-        let rows = Rows::tabular(self.shared(), &args.resource, args.rows)?;
-        let query = rows.query().clone();
+        let resource = self.shared().sdk.tabular_resource(&args.resource);
+        let query = args
+            .rows
+            .narrow(resource.map_err(|e| Failure::from(e).into_pyerr(py))?);
         let (path, resume) = (args.path, args.resume);
         let work = async move {
             let summary = query

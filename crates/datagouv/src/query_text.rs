@@ -24,7 +24,24 @@ pub enum SyntaxKind {
     Sort {
         /// The column, when one could be read.
         column: Option<String>,
+        /// The text read.
+        text: String,
     },
+}
+
+impl SyntaxKind {
+    /// For a list filter inside a group: the group that says the same with
+    /// one condition per value (`or(c__exact=A, c__exact=B)` for `in`).
+    pub fn per_value_group(&self) -> Option<String> {
+        let SyntaxKind::ListInGroup { column, op } = self else {
+            return None;
+        };
+        Some(if *op == Op::In {
+            format!("or({column}__exact=A, {column}__exact=B)")
+        } else {
+            format!("and({column}__differs=A, {column}__differs=B)")
+        })
+    }
 }
 
 /// A filter, group or sort that could not be read.
@@ -52,17 +69,11 @@ impl SyntaxError {
                  or(dep__exact=75, and(montant__greater=1000, statut__isnull)); commas separate the items, so a \
                  value inside a group cannot hold one (give it as a filter instead)"
                 .to_owned(),
-            SyntaxKind::ListInGroup { column, op } => {
-                let each = if *op == Op::In {
-                    format!("or({column}__exact=A, {column}__exact=B)")
-                } else {
-                    format!("and({column}__differs=A, {column}__differs=B)")
-                };
-                format!(
-                    "write one condition per value, {each}, or give the list as a filter {column}__{}=A,B",
-                    op.name()
-                )
-            }
+            SyntaxKind::ListInGroup { column, op } => format!(
+                "write one condition per value, {}, or give the list as a filter {column}__{}=A,B",
+                self.kind.per_value_group().unwrap_or_default(),
+                op.name()
+            ),
             SyntaxKind::Sort { .. } => "write a sort as column, column:asc or column:desc".to_owned(),
         }
     }
@@ -219,6 +230,7 @@ pub fn parse_sort(text: &str) -> Result<(String, Order), SyntaxError> {
             return Err(SyntaxError::new(
                 SyntaxKind::Sort {
                     column: Some(column.to_owned()),
+                    text: text.to_owned(),
                 },
                 format!("`{text}` is not a sort: the order `{order}` is neither asc nor desc"),
             ));
@@ -228,7 +240,10 @@ pub fn parse_sort(text: &str) -> Result<(String, Order), SyntaxError> {
     };
     if column.is_empty() || text.ends_with(':') {
         return Err(SyntaxError::new(
-            SyntaxKind::Sort { column: None },
+            SyntaxKind::Sort {
+                column: None,
+                text: text.to_owned(),
+            },
             format!("`{text}` is not a sort"),
         ));
     }

@@ -202,8 +202,9 @@ impl std::fmt::Display for SyncAbort {
     }
 }
 
-/// What a sync did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a sync did (serialised with these field names, as the command
+/// line's `--json` and the Python package report it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct SyncSummary {
     /// Files fetched for the first time (in a dry run: that would be).
